@@ -16,6 +16,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
+        ('share/' + PACKAGE + '/config/fastdds', glob('config/fastdds/*.xml')),
         ('share/' + PACKAGE + '/config/models', glob('config/models/*.yaml')),
         ('share/' + PACKAGE + '/config/prompts', glob('config/prompts/*.yaml')),
     ],

@@ -1,0 +1,187 @@
+"""Every parameter of the TTM node, declared once.
+
+The node declares its ROS parameters from `NODE_PARAMETERS`, validates every change
+with `validate`, and builds its settings with `settings_from_values`; the reference
+page (docs/reference.md) is generated from the same table, so the three cannot drift.
+Parameter names are flat with dots (`translator.name`), as in YAML parameter files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ttm_ros.core.errors import ConfigurationError
+from ttm_ros.core.segmenters.base import SegmenterSettings
+from ttm_ros.core.translators.base import TranslatorSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter: name, default (whose type is the parameter's type) and limits.
+
+    `minimum`/`maximum` are inclusive; `choices` lists the valid strings; a
+    `dynamic` parameter may change while the node runs, others need a restart.
+    """
+
+    name: str
+    default: Any
+    description: str
+    unit: str = ''
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    choices: Tuple[str, ...] = ()
+    dynamic: bool = False
+
+    @property
+    def type_name(self) -> str:
+        return {bool: 'bool', int: 'int', float: 'double', str: 'string'}[type(self.default)]
+
+    def check(self, value: Any) -> Optional[str]:
+        """Return why `value` is invalid for this parameter, or None when it is valid."""
+        expected = type(self.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            return f'{self.name} must be a {self.type_name}, got {value!r}'
+        if self.choices and value not in self.choices:
+            return f'{self.name}={value!r} is invalid; choose one of {", ".join(self.choices)}'
+        if self.minimum is not None and value < self.minimum:
+            return f'{self.name}={value} is below the minimum {self.minimum}'
+        if self.maximum is not None and value > self.maximum:
+            return f'{self.name}={value} is above the maximum {self.maximum}'
+        return None
+
+
+# Descriptions, units and limits of the translator settings; the defaults come from
+# TranslatorSettings itself.
+_TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
+    'model': dict(description='Hub id or local directory of the editing model; empty selects '
+                  "the backend's default hub id.", ),
+    'prompt': dict(description='Source-domain prompt given to the editor for every frame.',
+                   dynamic=True),
+    'steps': dict(description='Denoising steps per frame; 0 selects the backend default.',
+                  minimum=0, maximum=200),
+    'guidance_scale': dict(description='Classifier-free guidance scale of the editor.',
+                           minimum=0.0, maximum=30.0),
+    'seed': dict(description='Seed of the initial noise, reused for every frame.', minimum=0),
+    'max_pixels': dict(description="Upper bound of the editor's working image area.",
+                       unit='pixels', minimum=4096),
+    'min_side': dict(description='Smallest side the editor accepts.', unit='pixels', minimum=16),
+    'multiple': dict(description='Both working sides are multiples of this.', unit='pixels',
+                     minimum=1),
+    'device': dict(description='Torch device: auto (CUDA when available), cpu, cuda or cuda:N.'),
+    'dtype': dict(description='Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), bfloat16 '
+                  'or float32.', choices=('auto', 'bfloat16', 'float32', 'float16')),
+    'cache_dir': dict(description='Folder of cached prompt embeddings; empty selects '
+                      '~/.cache/ttm_ros.'),
+    'lora_path': dict(description='Local LoRA file fused into the editor (qwen-edit Lightning).'),
+}
+
+_SEGMENTER_FIELDS: Dict[str, Dict[str, Any]] = {
+    'model': dict(description='Hub id or local directory (transformers) or .onnx file (onnx); '
+                  'overrides the model named in segmenter.config.'),
+    'config': dict(description='YAML file of the ONNX backend (input layout, tiling, outputs); '
+                   'a bare name is looked up in the package config/models folder.'),
+    'device': dict(description='auto (CUDA when available), cpu or cuda.'),
+    'num_threads': dict(description='CPU threads of the backend; 0 lets it choose.', minimum=0,
+                        maximum=256),
+}
+
+NODE_PARAMETERS: List[ParameterSpec] = [
+    ParameterSpec('input.topic', 'image_raw', 'Camera topic to subscribe to.'),
+    ParameterSpec('input.transport', 'raw', 'raw subscribes to sensor_msgs/Image, compressed '
+                  'to sensor_msgs/CompressedImage on <input.topic>/compressed.',
+                  choices=('raw', 'compressed')),
+    ParameterSpec('input.qos.reliability', 'best_effort', 'Reliability of the camera '
+                  'subscription; best_effort matches camera drivers (sensor data QoS).',
+                  choices=('best_effort', 'reliable')),
+    ParameterSpec('input.qos.depth', 1, 'History depth of the camera subscription.',
+                  unit='messages', minimum=1, maximum=1000),
+    ParameterSpec('output.qos.depth', 5, 'History depth of every (reliable) output.',
+                  unit='messages', minimum=1, maximum=1000),
+    ParameterSpec('output.color_mask', True, 'Publish the colour mask.'),
+    ParameterSpec('output.overlay', True, 'Publish the mask blended over the frame.'),
+    ParameterSpec('output.overlay_alpha', 0.5, 'Weight of the mask colours in the overlay.',
+                  minimum=0.0, maximum=1.0, dynamic=True),
+    ParameterSpec('output.all_masks', False, 'Also publish the masks of the original '
+                  '(mask/base) and translated (mask/translated) frames, and per-frame '
+                  'stage timings on timing.'),
+    ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
+                  'only the newest; for replays whose metrics must not depend on speed.'),
+    ParameterSpec('fusion.weight', 0.5, 'Weight w of the original frame in '
+                  'p = w p(original) + (1 - w) p(translated).',
+                  minimum=0.0, maximum=1.0, dynamic=True),
+    ParameterSpec('translator.name', 'classical', 'Translator backend: identity, classical, '
+                  'flux2-klein, kontext, qwen-edit, or package.module:ClassName.'),
+    *[ParameterSpec('translator.' + field.name, field.default
+                    if not isinstance(field.default, dataclasses._MISSING_TYPE)
+                    else field.default_factory(),  # type: ignore[misc]
+                    **_TRANSLATOR_FIELDS.get(field.name, {'description': ''}))
+      for field in dataclasses.fields(TranslatorSettings) if field.name != 'extra'],
+    ParameterSpec('segmenter.name', 'onnx', 'Segmenter backend: onnx, transformers, or '
+                  'package.module:ClassName.'),
+    *[ParameterSpec('segmenter.' + field.name, field.default,
+                    **_SEGMENTER_FIELDS.get(field.name, {'description': ''}))
+      for field in dataclasses.fields(SegmenterSettings) if field.name != 'extra'],
+    ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',
+                  unit='s', minimum=0.1, maximum=60.0),
+    ParameterSpec('log_throttle', 5.0, 'Shortest interval between two repeats of one '
+                  'per-frame warning or error.', unit='s', minimum=0.0, maximum=3600.0),
+]
+
+PARAMETERS_BY_NAME: Dict[str, ParameterSpec] = {spec.name: spec for spec in NODE_PARAMETERS}
+
+
+@dataclasses.dataclass
+class NodeSettings:
+    """Validated settings of the TTM node, built from its parameter values."""
+
+    values: Dict[str, Any]
+    translator_name: str
+    translator: TranslatorSettings
+    segmenter_name: str
+    segmenter: SegmenterSettings
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+
+def defaults() -> Dict[str, Any]:
+    """Return {name: default} of every node parameter."""
+    return {spec.name: spec.default for spec in NODE_PARAMETERS}
+
+
+def validate(name: str, value: Any) -> Optional[str]:
+    """Return why `value` is invalid for parameter `name`, or None when it is valid."""
+    spec = PARAMETERS_BY_NAME.get(name)
+    if spec is None:
+        return f'unknown parameter {name!r}'
+    return spec.check(value)
+
+
+def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
+    """Validate a full {name: value} mapping and build the node's settings.
+
+    Missing names take their defaults; an unknown name or invalid value raises
+    ConfigurationError naming the parameter and the valid range.
+    """
+    merged = defaults()
+    unknown = sorted(set(values) - set(merged))
+    if unknown:
+        raise ConfigurationError(
+            f'unknown parameter(s) {", ".join(unknown)}; see docs/reference.md for the list')
+    merged.update(values)
+    problems = [problem for name, value in merged.items()
+                if (problem := validate(name, value)) is not None]
+    if problems:
+        raise ConfigurationError('; '.join(problems))
+    translator = TranslatorSettings(**_section(merged, 'translator.', exclude=('name',)))
+    segmenter = SegmenterSettings(**_section(merged, 'segmenter.', exclude=('name',)))
+    return NodeSettings(merged, merged['translator.name'], translator,
+                        merged['segmenter.name'], segmenter)
+
+
+def _section(values: Mapping[str, Any], prefix: str, exclude: Sequence[str]) -> Dict[str, Any]:
+    return {name[len(prefix):]: value for name, value in values.items()
+            if name.startswith(prefix) and name[len(prefix):] not in exclude}

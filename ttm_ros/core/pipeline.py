@@ -1,0 +1,138 @@
+"""The TTM pipeline for one frame: translate, segment both frames, fuse.
+
+This is the whole method in ROS-free form; the node only decodes messages, calls
+`TTMPipeline.process` and publishes the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Dict, Optional
+
+import numpy as np
+
+from ttm_ros.core.errors import FrameError, TranslationRejected
+from ttm_ros.core.fusion import check_translation, fuse_probabilities, validate_weight
+from ttm_ros.core.labels import IGNORE
+from ttm_ros.core.segmenters.base import Segmenter
+from ttm_ros.core.translators.base import Translator
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class FrameResult:
+    """Everything the pipeline produced for one frame, all at the input's H x W.
+
+    Masks are uint8 class indices (Cityscapes trainIds for Cityscapes models) with
+    255 where no class is valid. `fallback_reason` is set when the translation was
+    rejected and the original frame stood in for it (then `translated` is the
+    original frame and `mask_fused` equals `mask_base`).
+    """
+
+    translated: np.ndarray
+    mask_base: np.ndarray
+    mask_translated: np.ndarray
+    mask_fused: np.ndarray
+    timings_ms: Dict[str, float]
+    fallback_reason: Optional[str] = None
+
+
+def probabilities_to_mask(probabilities: np.ndarray) -> np.ndarray:
+    """Return the uint8 argmax mask of (C, H, W) probabilities (C must be below 255)."""
+    if probabilities.shape[0] >= IGNORE:
+        raise ValueError(f'{probabilities.shape[0]} classes do not fit a mono8 mask')
+    return np.argmax(probabilities, axis=0).astype(np.uint8)
+
+
+class TTMPipeline:
+    """Test-Time Modification for segmentation: p = w p(x) + (1 - w) p(G(x))."""
+
+    def __init__(self, translator: Translator, segmenter: Segmenter, weight: float = 0.5):
+        self.translator = translator
+        self.segmenter = segmenter
+        self.weight = validate_weight(weight)
+        self.fallbacks = 0
+
+    def process(self, rgb: np.ndarray) -> FrameResult:
+        """Run the method on one RGB uint8 frame of shape (H, W, 3)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
+            raise FrameError(
+                f'expected an RGB uint8 frame (H, W, 3), got {rgb.dtype} {rgb.shape}')
+        timings: Dict[str, float] = {}
+
+        # 1. Translate to the pseudo-source domain; a rejected edit falls back.
+        start = time.perf_counter()
+        fallback_reason = None
+        try:
+            translated = self.translator.translate(rgb)
+            check_translation(translated, rgb.shape)
+        except TranslationRejected as error:
+            fallback_reason = str(error)
+            translated = rgb
+        timings['translate'] = _elapsed_ms(start)
+
+        # 2. Segment the original frame.
+        start = time.perf_counter()
+        p_original = self.segmenter.predict_proba(rgb)
+        if not np.isfinite(p_original).all():
+            raise FrameError('the segmenter returned NaN or infinite scores for the frame; '
+                             'check the model file and its input normalisation')
+        timings['segment_original'] = _elapsed_ms(start)
+
+        # 3. Segment the translated frame (skipped when the translation was rejected).
+        start = time.perf_counter()
+        p_translated = p_original
+        if fallback_reason is None:
+            p_translated = self.segmenter.predict_proba(translated)
+            if not np.isfinite(p_translated).all():
+                fallback_reason = 'the segmenter returned NaN or infinite scores for the translation'
+                translated, p_translated = rgb, p_original
+        timings['segment_translated'] = _elapsed_ms(start)
+
+        # 4. Fuse and take the argmax of each prediction.
+        start = time.perf_counter()
+        fused = fuse_probabilities(p_original, p_translated, self.weight)
+        mask_base = probabilities_to_mask(p_original)
+        mask_translated = probabilities_to_mask(p_translated)
+        mask_fused = probabilities_to_mask(fused)
+        timings['fuse'] = _elapsed_ms(start)
+
+        if fallback_reason is not None:
+            self.fallbacks += 1
+        return FrameResult(translated, mask_base, mask_translated, mask_fused, timings,
+                           fallback_reason)
+
+    def close(self) -> None:
+        """Release both models."""
+        self.translator.close()
+        self.segmenter.close()
+
+
+def _elapsed_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def build_pipeline(settings) -> TTMPipeline:
+    """Build the translator, the segmenter and the pipeline from `NodeSettings`.
+
+    A segmenter config given as a bare name is looked up in the package's
+    config/models folder. Raises ConfigurationError with the fix when a model or
+    file is missing.
+    """
+    from ttm_ros.core.segmenters import build_segmenter
+    from ttm_ros.core.translators import build_translator
+    from ttm_ros.paths import resolve_config
+
+    segmenter_settings = dataclasses.replace(settings.segmenter)
+    if segmenter_settings.config:
+        segmenter_settings.config = str(resolve_config(segmenter_settings.config, 'models'))
+    segmenter = build_segmenter(settings.segmenter_name, segmenter_settings)
+    try:
+        translator = build_translator(settings.translator_name, settings.translator)
+    except BaseException:
+        segmenter.close()
+        raise
+    return TTMPipeline(translator, segmenter, settings['fusion.weight'])

@@ -1,0 +1,137 @@
+"""The node list of `launch/ttm.launch.py` and `ttm-ros run`, built in one place.
+
+`launch` and `launch_ros` are not needed to import this module: the launch file turns
+each `NodeSpec` into a `launch_ros.actions.Node`, and the in-process runner turns the
+same spec into `--ros-args` for an rclpy node, so both start the same nodes with the
+same parameters, and the tests cover the list without a launch install.
+
+Parameter precedence, lowest first: the node's declared defaults, the profile YAML
+(`config/<profile>.yaml`), the extra `params_file`, then the launch arguments
+(`camera_topic`, `use_sim_time`, `transport`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ttm_ros.core.errors import ConfigurationError
+from ttm_ros.paths import PACKAGE, resolve_config, share_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchArgument:
+    """A launch argument of ttm.launch.py (and the matching `ttm-ros run` option)."""
+
+    name: str
+    default: str
+    description: str
+
+
+LAUNCH_ARGUMENTS: Tuple[LaunchArgument, ...] = (
+    LaunchArgument('camera_topic', '/camera/image_raw',
+                   'Camera topic (sensor_msgs/Image; with transport:=compressed the node '
+                   'subscribes to <camera_topic>/compressed).'),
+    LaunchArgument('transport', 'raw', 'raw or compressed.'),
+    LaunchArgument('profile', 'cpu', 'Parameter profile: a name in the package config/ '
+                   'folder (cpu, gpu) or a path to a YAML parameter file.'),
+    LaunchArgument('params_file', '', 'Optional YAML parameter file applied after the profile.'),
+    LaunchArgument('namespace', '', 'Namespace of the nodes and their topics.'),
+    LaunchArgument('use_sim_time', 'false', 'Use the /clock topic as time (true for bag replays).'),
+    LaunchArgument('dds_profile', 'large_images', 'Fast DDS profile set as '
+                   'FASTDDS_DEFAULT_PROFILES_FILE when that variable is unset: a name in '
+                   'config/fastdds (large_images, large_images_localhost), a path, or none.'),
+)
+
+
+@dataclasses.dataclass
+class NodeSpec:
+    """One node to start: executable, name, namespace, parameters and remappings."""
+
+    executable: str
+    name: str
+    namespace: str = ''
+    parameter_files: List[str] = dataclasses.field(default_factory=list)
+    parameters: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    remappings: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    package: str = PACKAGE
+
+    def ros_arguments(self) -> List[str]:
+        """Return the `--ros-args` list that starts this node with its settings."""
+        arguments = ['--ros-args', '-r', f'__node:={self.name}']
+        if self.namespace:
+            arguments += ['-r', f'__ns:={_absolute(self.namespace)}']
+        for path in self.parameter_files:
+            arguments += ['--params-file', path]
+        for name, value in self.parameters.items():
+            arguments += ['-p', f'{name}:={_yaml_scalar(value)}']
+        for source, target in self.remappings:
+            arguments += ['-r', f'{source}:={target}']
+        return arguments
+
+
+def parse_bool(text: str, name: str) -> bool:
+    """Return the boolean of a launch argument written as true/false (any case)."""
+    lowered = str(text).strip().lower()
+    if lowered in ('true', '1', 'yes'):
+        return True
+    if lowered in ('false', '0', 'no', ''):
+        return False
+    raise ConfigurationError(f'launch argument {name}={text!r} is invalid; use true or false')
+
+
+def node_specs(arguments: Optional[Mapping[str, str]] = None) -> List[NodeSpec]:
+    """Return the nodes to start for the given launch argument values (strings).
+
+    Missing arguments take the defaults in LAUNCH_ARGUMENTS; unknown ones raise
+    ConfigurationError.
+    """
+    values = resolve_arguments(arguments)
+    values.pop('dds_profile')  # An environment setting, applied by the caller.
+    if values['transport'] not in ('raw', 'compressed'):
+        raise ConfigurationError(
+            f"launch argument transport={values['transport']!r} is invalid; use raw or compressed")
+    files = [str(resolve_config(values['profile']))]
+    if values['params_file']:
+        files.append(str(resolve_config(values['params_file'])))
+    parameters = {
+        'input.topic': values['camera_topic'],
+        'input.transport': values['transport'],
+        'use_sim_time': parse_bool(values['use_sim_time'], 'use_sim_time'),
+    }
+    return [NodeSpec(executable='ttm_node', name='ttm_node', namespace=values['namespace'],
+                     parameter_files=files, parameters=parameters)]
+
+
+def resolve_arguments(arguments: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Return every launch argument's value: the given ones over the defaults."""
+    values = {argument.name: argument.default for argument in LAUNCH_ARGUMENTS}
+    unknown = sorted(set(arguments or {}) - set(values))
+    if unknown:
+        raise ConfigurationError(
+            f'unknown launch argument(s) {", ".join(unknown)}; known: {", ".join(values)}')
+    values.update({name: str(value) for name, value in (arguments or {}).items()})
+    return values
+
+
+def dds_environment(dds_profile: str, environment: Mapping[str, str]) -> Dict[str, str]:
+    """Return the variables to set for `dds_profile` (empty if the user already chose one)."""
+    if dds_profile in ('', 'none') or environment.get('FASTDDS_DEFAULT_PROFILES_FILE'):
+        return {}
+    path = resolve_config(dds_profile if dds_profile.endswith('.xml') else dds_profile + '.xml',
+                          'fastdds')
+    return {'FASTDDS_DEFAULT_PROFILES_FILE': str(path)}
+
+
+def _absolute(namespace: str) -> str:
+    return namespace if namespace.startswith('/') else '/' + namespace
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+__all__ = ['LAUNCH_ARGUMENTS', 'LaunchArgument', 'NodeSpec', 'dds_environment', 'node_specs',
+           'parse_bool', 'resolve_arguments', 'share_dir']

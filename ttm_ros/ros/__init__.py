@@ -1,0 +1,1 @@
+"""Thin rclpy shells around ttm_ros.core: parameters, QoS, topics, diagnostics."""
