@@ -1,8 +1,8 @@
 """Where the package's installed files (config, launch) are found.
 
 Lookup order for the share folder: the ament index (a colcon install or a sourced
-workspace), then `<sys.prefix>/share/ttm_ros` (pip install into a venv), then the
-source checkout this module was imported from.
+workspace), then the source checkout this module was imported from (an editable
+install), then `<sys.prefix>/share/ttm_ros` (pip install into a venv).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ def share_dir() -> pathlib.Path:
             PackageNotFoundError, get_package_share_directory)
         try:
             return pathlib.Path(get_package_share_directory(PACKAGE))
-        except PackageNotFoundError:
+        except (PackageNotFoundError, OSError):  # OSError: AMENT_PREFIX_PATH is unset.
             pass
     except ImportError:
         pass
-    for candidate in (pathlib.Path(sys.prefix) / 'share' / PACKAGE, SOURCE_ROOT):
+    for candidate in (SOURCE_ROOT, pathlib.Path(sys.prefix) / 'share' / PACKAGE):
         if (candidate / 'config').is_dir():
             return candidate
     raise ConfigurationError(
@@ -52,3 +52,16 @@ def resolve_config(name: str, subfolder: str = '') -> pathlib.Path:
     raise ConfigurationError(
         f'config file {name!r} not found as a path nor in {folder}; give an existing file '
         f'or one of: {", ".join(available) or "(none)"}')
+
+
+def data_root() -> pathlib.Path:
+    """Return the folder of the real test frames and models.
+
+    `TTM_ROS_DATA` when set, else `shared/data` beside the source checkout. The folder
+    may not exist; callers say what to point the variable at.
+    """
+    import os
+    configured = os.environ.get('TTM_ROS_DATA')
+    if configured:
+        return pathlib.Path(configured)
+    return SOURCE_ROOT.parent / 'shared' / 'data'

@@ -44,8 +44,12 @@ def run(arguments: Mapping[str, str], parameters: Mapping[str, object]) -> int:
 
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init()
+    from ttm_ros.ros.shutdown import raise_keyboard_interrupt_on_signals
+
+    raise_keyboard_interrupt_on_signals()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     nodes: List = []
     code = 0
     try:
@@ -65,3 +69,4 @@ def run(arguments: Mapping[str, str], parameters: Mapping[str, object]) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return code
+

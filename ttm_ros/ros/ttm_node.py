@@ -1,19 +1,8 @@
 """The TTM node: camera frames in; pseudo-source image, masks and diagnostics out.
 
-Topics (relative names, so a namespace or remapping moves them):
-  subscribes  <input.topic>                   sensor_msgs/Image (input.transport raw)
-              <input.topic>/compressed        sensor_msgs/CompressedImage (compressed)
-  publishes   pseudo_source/image_raw         sensor_msgs/Image rgb8, the translated frame
-              segmentation/mask               sensor_msgs/Image mono8, fused trainIds, 255 unlabeled
-              segmentation/color_mask         sensor_msgs/Image rgb8 (output.color_mask)
-              segmentation/overlay            sensor_msgs/Image rgb8 (output.overlay)
-              segmentation/mask/base          mono8 mask of the original frame (output.all_masks)
-              segmentation/mask/translated    mono8 mask of the translated frame (output.all_masks)
-              segmentation/timing             diagnostic_msgs/DiagnosticArray, stage times of
-                                              one frame in ms (output.all_masks)
-              segmentation/class_names        std_msgs/String, one name per line, latched
-              /diagnostics                    diagnostic_msgs/DiagnosticArray, every
-                                              diagnostics.period seconds
+Its topics are listed in `ttm_ros.topics` (and docs/reference.md): it subscribes to
+the camera and publishes the pseudo-source image, the fused mask, colour mask, overlay,
+optional per-mode masks and timings, the class names and /diagnostics.
 
 Every per-frame output carries the input header unchanged and the input's height and
 width. The subscription callback only stores the frame; one worker thread processes
@@ -32,6 +21,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 SetParametersResult)
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
@@ -41,7 +31,9 @@ from ttm_ros.core.frame_slot import FrameSlot
 from ttm_ros.core.parameters import NODE_PARAMETERS, ParameterSpec, settings_from_values, validate
 from ttm_ros.core.pipeline import FrameResult, TTMPipeline, build_pipeline
 from ttm_ros.core.stats import StageStats
+from ttm_ros import topics
 from ttm_ros.ros import qos
+from ttm_ros.ros.shutdown import raise_keyboard_interrupt_on_signals
 from ttm_ros.ros.image_msgs import image_from_msg, mono_to_image_msg, rgb_to_image_msg
 
 NODE_NAME = 'ttm_node'
@@ -99,20 +91,20 @@ class TTMNode(Node):
             return self.create_publisher(msg_type, topic, profile,
                                          event_callbacks=qos.publisher_events(self.get_logger(), topic))
 
-        self.pub_translated = publisher(Image, 'pseudo_source/image_raw')
-        self.pub_mask = publisher(Image, 'segmentation/mask')
-        self.pub_color = publisher(Image, 'segmentation/color_mask') \
+        self.pub_translated = publisher(Image, topics.PSEUDO_SOURCE)
+        self.pub_mask = publisher(Image, topics.MASK)
+        self.pub_color = publisher(Image, topics.COLOR_MASK) \
             if self.settings['output.color_mask'] else None
-        self.pub_overlay = publisher(Image, 'segmentation/overlay') \
+        self.pub_overlay = publisher(Image, topics.OVERLAY) \
             if self.settings['output.overlay'] else None
         self.pub_mask_base = self.pub_mask_translated = self.pub_timing = None
         if self.settings['output.all_masks']:
-            self.pub_mask_base = publisher(Image, 'segmentation/mask/base')
-            self.pub_mask_translated = publisher(Image, 'segmentation/mask/translated')
-            self.pub_timing = publisher(DiagnosticArray, 'segmentation/timing')
-        self.pub_diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', profile)
+            self.pub_mask_base = publisher(Image, topics.MASK_BASE)
+            self.pub_mask_translated = publisher(Image, topics.MASK_TRANSLATED)
+            self.pub_timing = publisher(DiagnosticArray, topics.TIMING)
+        self.pub_diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, profile)
         self.pub_class_names = self.create_publisher(
-            String, 'segmentation/class_names', qos.latched_qos())
+            String, topics.CLASS_NAMES, qos.latched_qos())
         self.pub_class_names.publish(String(data='\n'.join(self.pipeline.segmenter.class_names)))
 
     def _create_subscription(self) -> None:
@@ -298,7 +290,8 @@ def _format_number(value: float) -> str:
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the TTM node until shutdown; return 1 when its configuration is invalid."""
-    rclpy.init(args=args)
+    raise_keyboard_interrupt_on_signals()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     code = 0
     try:

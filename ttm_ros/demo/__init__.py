@@ -1,0 +1,322 @@
+"""`ttm-ros demo`: the TTM node on real frames over real DDS, with scores.
+
+Three processes talk over DDS on loopback, as on a robot:
+1. the TTM node (`ttm-ros run`, evaluation mode: every frame, all masks and timings);
+2. a recorder (`ttm_ros.demo.collector`) that files every output by header stamp;
+3. a camera (`ttm_ros.demo.publisher`) that publishes the frames of a folder or bag.
+Then `summary.json` is computed from the saved masks (see `ttm_ros.demo.summary`).
+
+The processes share a ROS_DOMAIN_ID (random unless set), keep discovery on localhost
+and load the loopback Fast DDS profile for large images unless
+FASTDDS_DEFAULT_PROFILES_FILE is already set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+import yaml
+
+from ttm_ros.core import labels
+from ttm_ros.core.errors import ConfigurationError
+from ttm_ros.core.parameters import defaults
+from ttm_ros.demo import summary
+from ttm_ros.demo.sources import FrameRef, is_bag, iterate_bag, list_frames
+from ttm_ros.paths import resolve_config
+
+NAMESPACE = '/ttm_demo'
+CAMERA_TOPIC = NAMESPACE + '/camera/image_raw'
+DEMO_PARAMETERS = {
+    'evaluation_mode': True,
+    'output.all_masks': True,
+    'input.qos.reliability': 'reliable',
+    'input.qos.depth': 10,
+}
+
+
+@dataclasses.dataclass
+class DemoOptions:
+    """Options of one demo run (the `ttm-ros demo` command line)."""
+
+    input: pathlib.Path
+    out: pathlib.Path
+    labels: Optional[pathlib.Path] = None
+    profile: str = 'cpu'
+    parameters: Dict[str, object] = dataclasses.field(default_factory=dict)
+    topic: str = ''
+    limit: int = 0
+    timeout: float = 3600.0
+
+
+def run_demo(options: DemoOptions) -> dict:
+    """Run the three processes on the input frames and return the summary (also written)."""
+    # 1. Frames, labels and the manifest shared by the processes.
+    frames = list_frames(options.input, options.topic, options.limit)
+    label_paths = _match_labels(options.labels, frames)
+    options.out.mkdir(parents=True, exist_ok=True)
+    manifest = _write_manifest(options, frames)
+
+    # 2. The node, the recorder, then the camera.
+    environment = demo_environment(options.out)
+    node_command = [sys.executable, '-m', 'ttm_ros.cli', 'run', '--profile', options.profile,
+                    '--namespace', NAMESPACE, '--camera-topic', CAMERA_TOPIC,
+                    '--transport', manifest['transport'], '--dds-profile', 'none']
+    for name, value in {**DEMO_PARAMETERS, **options.parameters}.items():
+        node_command += ['-p', f'{name}={_yaml_value(value)}']
+    logs = options.out / 'logs'
+    started = time.monotonic()
+    with _Process('node', node_command, environment, logs) as node, \
+            _Process('recorder', [sys.executable, '-m', 'ttm_ros.demo.collector',
+                                  str(options.out / 'manifest.json'), str(options.out),
+                                  '--namespace', NAMESPACE, '--timeout', str(options.timeout)],
+                     environment, logs) as recorder:
+        recorder.wait_for_line('READY', timeout=options.timeout, also_alive=node)
+        with _Process('camera', [sys.executable, '-m', 'ttm_ros.demo.publisher',
+                                 str(options.out / 'manifest.json'),
+                                 '--camera-topic', CAMERA_TOPIC,
+                                 '--mask-topic', NAMESPACE + '/segmentation/mask'],
+                      environment, logs) as camera:
+            camera.wait(options.timeout, also_alive=node)
+        recorder.wait(60.0)
+    wall_s = time.monotonic() - started
+
+    # 3. Scores from the saved masks, the side-by-side views and summary.json.
+    return write_summary(options, frames, label_paths, wall_s)
+
+
+def demo_environment(out_dir: pathlib.Path) -> Dict[str, str]:
+    """Return the environment of the demo processes: private domain, loopback only."""
+    environment = dict(os.environ)
+    environment.setdefault('ROS_DOMAIN_ID', str(random.Random().randint(1, 100)))
+    environment['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    environment.setdefault('ROS_LOG_DIR', str(out_dir / 'logs' / 'ros'))
+    if not environment.get('FASTDDS_DEFAULT_PROFILES_FILE'):
+        environment['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
+            resolve_config('large_images_localhost.xml', 'fastdds'))
+    environment['PYTHONUNBUFFERED'] = '1'
+    return environment
+
+
+def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
+                  label_paths: Dict[str, pathlib.Path], wall_s: float) -> dict:
+    """Score the saved masks, draw side-by-side views and write `summary.json`."""
+    collected = json.loads((options.out / 'collected.json').read_text())
+    records = {record['name']: record for record in collected['frames']}
+    names = [frame.name for frame in frames]
+    scores = summary.score_frames(options.out, names, label_paths)
+    frame_entries = []
+    for frame in frames:
+        record = records.get(frame.name, {})
+        frame_entries.append({
+            'name': frame.name,
+            'stamp_ns': frame.stamp_ns,
+            'latency_ms': record.get('timings_ms'),
+            'fallback': record.get('fallback'),
+            'outputs': sorted(record.get('outputs', {})),
+            'problems': record.get('problems', []),
+            'scores': scores['per_frame'].get(frame.name),
+        })
+    for frame, original in _originals(options, frames):
+        _side_by_side(options.out, frame.name, original)
+    timings = [entry['latency_ms'] for entry in frame_entries if entry['latency_ms']]
+    result = {
+        'input': str(options.input),
+        'labels': str(options.labels) if options.labels else None,
+        'profile': options.profile,
+        'parameters': effective_parameters(options.profile, {**DEMO_PARAMETERS, **options.parameters}),
+        'frames_total': len(frames),
+        'frames_complete': sum(1 for e in frame_entries if len(e['outputs']) == 6 and not e['problems']),
+        'wall_time_s': wall_s,
+        'latency_ms': summary.latency_summary(timings),
+        'scores': scores['overall'],
+        'score_definitions': {
+            'miou': 'mean IoU over the classes present in the labels (trainIds 0..18; 255 ignored; '
+                    'a prediction of 255 on a labelled pixel is a miss)',
+            'pixel_accuracy': 'correctly classified labelled pixels / labelled pixels',
+            'modes': 'base: original frame; ttm: translated frame; fused: mean of both '
+                     'probability maps weighted by fusion.weight',
+        },
+        'frames': frame_entries,
+    }
+    (options.out / 'summary.json').write_text(json.dumps(result, indent=1, allow_nan=True))
+    return result
+
+
+def effective_parameters(profile: str, overrides: Dict[str, object]) -> Dict[str, object]:
+    """Return the node parameters the demo ran with: defaults, profile file, overrides."""
+    values = defaults()
+    document = yaml.safe_load(resolve_config(profile).read_text()) or {}
+    for section in document.values():
+        values.update(_flatten(section.get('ros__parameters', {})))
+    values.update(overrides)
+    return values
+
+
+def _flatten(tree: dict, prefix: str = '') -> Dict[str, object]:
+    flat: Dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f'{prefix}{key}.'))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _match_labels(label_dir: Optional[pathlib.Path], frames: Sequence[FrameRef]) -> Dict[str, pathlib.Path]:
+    """Return {frame name: label path}; a bag frame's label may be named by its stamp."""
+    if label_dir is None:
+        return {}
+    if not label_dir.is_dir():
+        raise ConfigurationError(f'labels folder {label_dir} does not exist')
+    available = labels.find_labels(label_dir)
+    matched = {}
+    for frame in frames:
+        path = available.get(frame.name) or available.get(frame.stamp_key)
+        if path is not None:
+            matched[frame.name] = path
+    if not matched:
+        raise ConfigurationError(
+            f'no label in {label_dir} matches a frame; labels are matched by frame id '
+            f'(file name without dataset suffixes), e.g. {frames[0].name}_gtFine_labelTrainIds.png')
+    return matched
+
+
+def _write_manifest(options: DemoOptions, frames: Sequence[FrameRef]) -> dict:
+    bag = is_bag(options.input)
+    entries = []
+    message_type = 'sensor_msgs/msg/Image'
+    if bag:
+        for frame, (_, msgtype, msg) in zip(frames, iterate_bag(options.input, options.topic)):
+            message_type = msgtype
+            height, width = _message_size(msg)
+            entries.append({'name': frame.name, 'stamp_ns': frame.stamp_ns,
+                            'frame_id': msg.header.frame_id, 'width': width, 'height': height})
+    else:
+        for frame in frames:
+            height, width = _file_size(frame.path)
+            entries.append({'name': frame.name, 'stamp_ns': frame.stamp_ns, 'frame_id': 'camera',
+                            'width': width, 'height': height, 'path': str(frame.path)})
+    manifest = {
+        'source': 'bag' if bag else 'folder', 'input': str(options.input), 'topic': options.topic,
+        'message_type': message_type,
+        'transport': 'compressed' if message_type.endswith('CompressedImage') else 'raw',
+        'frames': entries,
+    }
+    (options.out / 'manifest.json').write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _message_size(msg) -> tuple:
+    if hasattr(msg, 'height'):
+        return msg.height, msg.width
+    from ttm_ros.ros.image_msgs import image_from_msg
+    return image_from_msg(msg).shape[:2]
+
+
+def _file_size(path: pathlib.Path) -> tuple:
+    from PIL import Image
+    with Image.open(path) as image:
+        return image.height, image.width
+
+
+def _originals(options: DemoOptions, frames: Sequence[FrameRef]):
+    """Yield (frame, original BGR image) for every frame, from its file or its bag message."""
+    if not is_bag(options.input):
+        for frame in frames:
+            yield frame, cv2.imread(str(frame.path))
+        return
+    from ttm_ros.ros.image_msgs import image_from_msg
+    for frame, (_, _, msg) in zip(frames, iterate_bag(options.input, options.topic)):
+        yield frame, cv2.cvtColor(image_from_msg(msg), cv2.COLOR_RGB2BGR)
+
+
+def _side_by_side(out_dir: pathlib.Path, name: str, original: np.ndarray) -> None:
+    """Write `<frame>_side_by_side.jpg`: original | pseudo-source | fused overlay."""
+    views = [out_dir / f'{name}_{kind}.png' for kind in ('pseudo_source', 'overlay')]
+    if not all(path.is_file() for path in views):
+        return
+    pseudo, overlay = (cv2.imread(str(path)) for path in views)
+    if original is None or original.shape != pseudo.shape:
+        original = np.zeros_like(pseudo)
+    cv2.imwrite(str(out_dir / f'{name}_side_by_side.jpg'),
+                np.hstack([original, pseudo, overlay]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+def _yaml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+class _Process:
+    """A child process whose output goes to `<logs>/<name>.log`, stopped on exit."""
+
+    def __init__(self, name: str, command: List[str], environment: Dict[str, str],
+                 logs: pathlib.Path):
+        self.name = name
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f'{name}.log'
+        self._log = open(self.log_path, 'w')
+        self.process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self._lines: List[str] = []
+        self._reader = threading.Thread(target=self._copy_output, daemon=True)
+        self._reader.start()
+
+    def _copy_output(self) -> None:
+        for line in self.process.stdout:
+            self._lines.append(line.rstrip('\n'))
+            self._log.write(line)
+            self._log.flush()
+
+    def __enter__(self) -> '_Process':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5)
+        self._log.close()
+
+    def failure(self) -> str:
+        tail = '\n'.join(self._lines[-20:])
+        return (f'the {self.name} process exited with code {self.process.returncode}; '
+                f'its log is {self.log_path}:\n{tail}')
+
+    def wait_for_line(self, text: str, timeout: float, also_alive: '_Process') -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self._lines:
+            for process in (self, also_alive):
+                if process.process.poll() is not None:
+                    raise RuntimeError(process.failure())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f'the {self.name} process did not print {text} within {timeout:.0f} s')
+            time.sleep(0.05)
+
+    def wait(self, timeout: float, also_alive: Optional['_Process'] = None) -> None:
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None:
+            if also_alive is not None and also_alive.process.poll() is not None:
+                raise RuntimeError(also_alive.failure())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f'the {self.name} process did not finish within {timeout:.0f} s')
+            time.sleep(0.05)
+        if self.process.returncode != 0:
+            raise RuntimeError(self.failure())

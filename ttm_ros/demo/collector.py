@@ -1,0 +1,141 @@
+"""Demo recorder process: stores every output of the TTM node for the frames of a manifest.
+
+Run by `ttm-ros demo`; not a user command. For each frame it writes
+`<frame>_pseudo_source.png`, `<frame>_fused_mask.png`, `<frame>_base_mask.png`,
+`<frame>_ttm_mask.png` and `<frame>_overlay.png` into the output folder, checks that
+each output's header equals the input header and its size the input size, and writes
+`collected.json` (per frame: stage timings, fallback, header and size checks) when every
+frame is complete or on timeout. It prints READY once all its topics are matched.
+
+Usage: python -m ttm_ros.demo.collector MANIFEST OUT_DIR --namespace NS
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+from typing import Dict
+
+import cv2
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from ttm_ros.ros.image_msgs import image_from_msg
+
+#: Topic (relative to the node namespace) -> output file suffix.
+IMAGE_OUTPUTS = {
+    'pseudo_source/image_raw': 'pseudo_source',
+    'segmentation/mask': 'fused_mask',
+    'segmentation/mask/base': 'base_mask',
+    'segmentation/mask/translated': 'ttm_mask',
+    'segmentation/overlay': 'overlay',
+}
+TIMING_TOPIC = 'segmentation/timing'
+
+
+class Collector:
+    """Subscribes to the node outputs and files them by header stamp."""
+
+    def __init__(self, node, manifest: dict, out_dir: pathlib.Path, namespace: str):
+        self.node = node
+        self.out_dir = out_dir
+        self.frames = {entry['stamp_ns']: entry for entry in manifest['frames']}
+        self.records: Dict[int, dict] = {stamp: {'outputs': {}, 'problems': []}
+                                         for stamp in self.frames}
+        profile = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                             history=HistoryPolicy.KEEP_LAST)
+        prefix = namespace.rstrip('/') + '/'
+        self.subscriptions = []
+        for topic, suffix in IMAGE_OUTPUTS.items():
+            self.subscriptions.append(node.create_subscription(
+                Image, prefix + topic, lambda msg, s=suffix: self.on_image(msg, s), profile))
+        self.subscriptions.append(node.create_subscription(
+            DiagnosticArray, prefix + TIMING_TOPIC, self.on_timing, profile))
+
+    def matched(self) -> bool:
+        return all(s.get_publisher_count() > 0 for s in self.subscriptions)
+
+    def complete(self) -> bool:
+        wanted = len(IMAGE_OUTPUTS) + 1
+        return all(len(r['outputs']) == wanted for r in self.records.values())
+
+    def _record(self, header, output: str):
+        stamp = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        record = self.records.get(stamp)
+        if record is None:
+            print(f'collector: {output} with unknown stamp {stamp}', file=sys.stderr, flush=True)
+            return None, None
+        entry = self.frames[stamp]
+        if header.frame_id != entry['frame_id']:
+            record['problems'].append(
+                f'{output}: frame_id {header.frame_id!r} != input {entry["frame_id"]!r}')
+        return record, entry
+
+    def on_image(self, msg: Image, suffix: str) -> None:
+        record, entry = self._record(msg.header, suffix)
+        if record is None:
+            return
+        if (msg.height, msg.width) != (entry['height'], entry['width']):
+            record['problems'].append(f'{suffix}: size {msg.width}x{msg.height} != input '
+                                      f'{entry["width"]}x{entry["height"]}')
+        if msg.encoding == 'mono8':
+            pixels = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
+        else:
+            pixels = cv2.cvtColor(image_from_msg(msg), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(self.out_dir / f'{entry["name"]}_{suffix}.png'), pixels)
+        record['outputs'][suffix] = msg.encoding
+
+    def on_timing(self, msg: DiagnosticArray) -> None:
+        record, _ = self._record(msg.header, 'timing')
+        if record is None or not msg.status:
+            return
+        status = msg.status[0]
+        record['timings_ms'] = {kv.key[:-3]: float(kv.value) for kv in status.values
+                                if kv.key.endswith('_ms')}
+        record['fallback'] = None if status.message == 'ok' else status.message
+        record['outputs']['timing'] = 'diagnostic_msgs/DiagnosticArray'
+
+    def report(self) -> dict:
+        return {'frames': [{'name': self.frames[stamp]['name'], 'stamp_ns': stamp, **record}
+                           for stamp, record in self.records.items()]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('manifest', type=pathlib.Path)
+    parser.add_argument('out_dir', type=pathlib.Path)
+    parser.add_argument('--namespace', default='/ttm_demo')
+    parser.add_argument('--timeout', type=float, default=3600.0,
+                        help='seconds to wait for every output before writing what arrived')
+    args = parser.parse_args(argv)
+    manifest = json.loads(args.manifest.read_text())
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+
+    rclpy.init()
+    node = rclpy.create_node('ttm_demo_recorder')
+    collector = Collector(node, manifest, args.out_dir, args.namespace)
+    deadline = time.monotonic() + args.timeout
+    ready = False
+    try:
+        while not collector.complete() and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if not ready and collector.matched():
+                ready = True
+                print('READY', flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        (args.out_dir / 'collected.json').write_text(json.dumps(collector.report(), indent=1))
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0 if collector.complete() else 3
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

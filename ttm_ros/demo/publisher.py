@@ -1,0 +1,104 @@
+"""Demo camera process: publishes the frames of a manifest over DDS and paces itself.
+
+Run by `ttm-ros demo`; not a user command. It publishes reliable `sensor_msgs/Image`
+(folder frames as rgb8) or the bag's own messages, keeping at most `--window` frames
+in flight: a frame counts as done when the node's fused mask for its stamp arrives.
+
+Usage: python -m ttm_ros.demo.publisher MANIFEST --camera-topic T --mask-topic M
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import cv2
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from ttm_ros.demo.sources import iterate_bag
+from ttm_ros.ros.image_msgs import rgb_to_image_msg
+
+
+def wait_until(node: Node, condition, timeout: float, what: str) -> None:
+    """Spin `node` until `condition()` holds; raise TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out after {timeout:.0f} s waiting for {what}')
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def folder_messages(manifest: dict):
+    """Yield (frame entry, Image) for every frame of a folder manifest."""
+    for entry in manifest['frames']:
+        bgr = cv2.imread(entry['path'], cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise RuntimeError(f"cannot read image {entry['path']}")
+        sec, nanosec = divmod(entry['stamp_ns'], 1_000_000_000)
+        header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=entry['frame_id'])
+        yield entry, rgb_to_image_msg(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), header)
+
+
+def bag_messages(manifest: dict):
+    """Yield (frame entry, message) for every frame of a bag manifest, unchanged."""
+    entries = iter(manifest['frames'])
+    for _, _, msg in iterate_bag(pathlib.Path(manifest['input']), manifest['topic']):
+        yield next(entries), msg
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('manifest', type=pathlib.Path)
+    parser.add_argument('--camera-topic', required=True)
+    parser.add_argument('--mask-topic', required=True)
+    parser.add_argument('--window', type=int, default=2, help='frames in flight at most')
+    parser.add_argument('--frame-timeout', type=float, default=300.0,
+                        help='seconds to wait for one frame result before going on')
+    args = parser.parse_args(argv)
+    manifest = json.loads(args.manifest.read_text())
+    compressed = manifest.get('message_type') == 'sensor_msgs/msg/CompressedImage'
+
+    rclpy.init()
+    node = rclpy.create_node('ttm_demo_camera')
+    reliable = QoSProfile(depth=max(args.window, 1) + 1, reliability=ReliabilityPolicy.RELIABLE,
+                          history=HistoryPolicy.KEEP_LAST)
+    publisher = node.create_publisher(CompressedImage if compressed else Image,
+                                      args.camera_topic, reliable)
+    done = set()
+    node.create_subscription(Image, args.mask_topic, lambda m: done.add(
+        m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), QoSProfile(
+            depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        wait_until(node, lambda: publisher.get_subscription_count() > 0, 60, 'the TTM node')
+        wait_until(node, lambda: node.count_publishers(args.mask_topic) > 0, 60,
+                   f'a publisher on {args.mask_topic}')
+        time.sleep(0.5)  # Let the reliable mask subscription finish matching.
+        messages = bag_messages(manifest) if manifest['source'] == 'bag' else folder_messages(manifest)
+        sent = []
+        for entry, msg in messages:
+            wait_until(node, lambda: len([s for s in sent if s not in done]) < args.window,
+                       args.frame_timeout, f'results of frames {[s for s in sent if s not in done]}')
+            publisher.publish(msg)
+            sent.append(entry['stamp_ns'])
+            print(f"published {entry['name']}", flush=True)
+        wait_until(node, lambda: all(s in done for s in sent), args.frame_timeout,
+                   'the last results')
+        return 0
+    except TimeoutError as error:
+        print(f'camera: {error}', file=sys.stderr, flush=True)
+        return 2
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
