@@ -33,15 +33,39 @@ DEFAULT_SOURCE_PROMPT = (
 class TranslatorSettings:
     """Settings of every translator; each backend reads the fields it uses.
 
-    Units: `max_pixels` is a pixel count (width x height) of the editor's working
-    image; `min_side` and `multiple` are pixels; `haze_strength` and `gamma_target`
-    are unitless in [0, 1].
+    Editors (flux2-klein, kontext, qwen-edit):
+    - `model`: hub id or local directory of a diffusers pipeline (required);
+    - `steps`: denoising steps per frame, 0 selects the backend default (flux2-klein 4,
+      kontext 28, qwen-edit 40, or 8 with a LoRA);
+    - `guidance_scale`: 0 selects the backend default (flux2-klein 1.0, kontext 2.5,
+      qwen-edit 4.0 or 1.0 with a LoRA);
+    - `seed`: seed of the initial noise, the same for every frame;
+    - `max_pixels` (pixels, width x height), `min_side` and `multiple` (pixels): bounds
+      of the working image (see `ttm_ros.core.sizing.pick_working_size`);
+    - `device`: auto (CUDA when available), cpu, cuda or cuda:N; `dtype`: auto
+      (bfloat16 on CUDA, float32 on CPU), bfloat16, float32 or float16;
+    - `cache_dir`: folder of cached prompt embeddings, empty selects
+      ~/.cache/ttm_ros/prompt_embeds; `lora_path`: local LoRA file (qwen-edit).
+
+    Classical translator (all unitless; luminance is Rec. 601 luma of the 8-bit
+    values divided by 255):
+    - `gamma_target` in (0, 1): mean luminance that dark frames are brightened to;
+    - `gamma_min` in (0, 1]: smallest gamma exponent, i.e. the strongest brightening;
+    - `haze_strength` in [0, 1]: fraction of the estimated haze removed, 0 disables;
+    - `haze_threshold` in [0, 1): haze level (median dark channel) below which a frame
+      counts as clear and is not dehazed;
+    - `transmission_min` in (0, 1]: lower bound of the transmission map, which limits
+      the contrast gain of dehazing to 1 / transmission_min;
+    - `clahe_clip` >= 0: CLAHE clip limit on luminance, 0 disables;
+      `clahe_tiles` >= 1: CLAHE tiles per side;
+    - `analysis_downscale` >= 1: the frame is reduced this many times per side to
+      estimate brightness and haze.
     """
 
     model: str = ''
     prompt: str = DEFAULT_SOURCE_PROMPT
-    steps: int = 4
-    guidance_scale: float = 1.0
+    steps: int = 0
+    guidance_scale: float = 0.0
     seed: int = 0
     max_pixels: int = 1024 * 1024
     min_side: int = 64
@@ -51,15 +75,29 @@ class TranslatorSettings:
     cache_dir: str = ''
     lora_path: str = ''
     # Classical translator.
-    gamma_target: float = 0.45
-    clahe_clip: float = 2.0
+    gamma_target: float = 0.35
+    gamma_min: float = 0.4
     haze_strength: float = 0.8
+    haze_threshold: float = 0.25
+    transmission_min: float = 0.4
+    clahe_clip: float = 0.0
+    clahe_tiles: int = 8
+    analysis_downscale: int = 8
     # Free-form backend options for plug-in translators.
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ConfigurationError(f'translator steps={self.steps} is invalid; use 1 or more')
+        self._validate_editor_fields()
+        self._validate_classical_fields()
+
+    def _validate_editor_fields(self) -> None:
+        if self.steps < 0:
+            raise ConfigurationError(
+                f'translator steps={self.steps} is invalid; use 0 (backend default) or more')
+        if self.guidance_scale < 0:
+            raise ConfigurationError(
+                f'translator guidance_scale={self.guidance_scale} is invalid; use 0 '
+                '(backend default) or a positive scale')
         if self.max_pixels < self.min_side * self.min_side:
             raise ConfigurationError(
                 f'translator max_pixels={self.max_pixels} is below min_side^2='
@@ -69,6 +107,31 @@ class TranslatorSettings:
         if self.dtype not in ('auto', 'bfloat16', 'float32', 'float16'):
             raise ConfigurationError(
                 f'translator dtype={self.dtype!r} is invalid; use auto, bfloat16, float32 or float16')
+
+    def _validate_classical_fields(self) -> None:
+        ranges = {
+            'gamma_target': (0.0, 1.0, False, False),
+            'gamma_min': (0.0, 1.0, False, True),
+            'haze_strength': (0.0, 1.0, True, True),
+            'haze_threshold': (0.0, 1.0, True, False),
+            'transmission_min': (0.0, 1.0, False, True),
+        }
+        for name, (low, high, low_inclusive, high_inclusive) in ranges.items():
+            value = getattr(self, name)
+            above_low = value >= low if low_inclusive else value > low
+            below_high = value <= high if high_inclusive else value < high
+            if not (above_low and below_high):
+                interval = (('[' if low_inclusive else '(') + f'{low:g}, {high:g}'
+                            + (']' if high_inclusive else ')'))
+                raise ConfigurationError(
+                    f'translator {name}={value} is outside {interval}; use a value inside it')
+        if self.clahe_clip < 0:
+            raise ConfigurationError(
+                f'translator clahe_clip={self.clahe_clip} is invalid; use 0 (off) or more')
+        for name in ('clahe_tiles', 'analysis_downscale'):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(
+                    f'translator {name}={getattr(self, name)} is invalid; use 1 or more')
 
 
 class Translator(abc.ABC):
