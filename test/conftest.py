@@ -7,10 +7,13 @@ tests that need it fail under CI (`CI` set) and skip elsewhere with the reason.
 
 import os
 import pathlib
+import sys
 
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Test helpers (tiny models, ROS harness) import each other by module name.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
 def data_root() -> pathlib.Path:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+import yaml
+
 from ttm_ros.core.errors import ConfigurationError
 from ttm_ros.paths import PACKAGE, resolve_config, share_dir
 
@@ -128,8 +130,12 @@ def _absolute(namespace: str) -> str:
 
 
 def _yaml_scalar(value: Any) -> str:
+    """Return `value` written as a YAML scalar for `-p name:=value`, strings quoted as needed."""
     if isinstance(value, bool):
         return 'true' if value else 'false'
+    if isinstance(value, str):
+        if value == '' or yaml.safe_load(value) != value or ':' in value:
+            return "'" + value.replace("'", "''") + "'"
     return str(value)
 
 

@@ -41,10 +41,20 @@ class FrameResult:
 
 
 def probabilities_to_mask(probabilities: np.ndarray) -> np.ndarray:
-    """Return the uint8 argmax mask of (C, H, W) probabilities (C must be below 255)."""
+    """Return the uint8 argmax mask of (C, H, W) probabilities (C must be below 255).
+
+    Equal to `np.argmax(probabilities, axis=0)` (ties go to the lower class), computed
+    one class plane at a time, which is several times faster on (C, H, W) layouts.
+    """
     if probabilities.shape[0] >= IGNORE:
         raise ValueError(f'{probabilities.shape[0]} classes do not fit a mono8 mask')
-    return np.argmax(probabilities, axis=0).astype(np.uint8)
+    best = probabilities[0].copy()
+    mask = np.zeros(best.shape, dtype=np.uint8)
+    for index in range(1, probabilities.shape[0]):
+        better = probabilities[index] > best
+        mask[better] = index
+        np.maximum(best, probabilities[index], out=best)
+    return mask
 
 
 class TTMPipeline:

@@ -38,6 +38,7 @@ from ttm_ros.paths import resolve_config
 
 NAMESPACE = '/ttm_demo'
 CAMERA_TOPIC = NAMESPACE + '/camera/image_raw'
+NAMES_TOPIC = NAMESPACE + '/camera/frame_names'
 DEMO_PARAMETERS = {
     'evaluation_mode': True,
     'output.all_masks': True,
@@ -80,13 +81,15 @@ def run_demo(options: DemoOptions) -> dict:
     with _Process('node', node_command, environment, logs) as node, \
             _Process('recorder', [sys.executable, '-m', 'ttm_ros.demo.collector',
                                   str(options.out / 'manifest.json'), str(options.out),
-                                  '--namespace', NAMESPACE, '--timeout', str(options.timeout)],
+                                  '--namespace', NAMESPACE, '--names-topic', NAMES_TOPIC,
+                                  '--timeout', str(options.timeout)],
                      environment, logs) as recorder:
         recorder.wait_for_line('READY', timeout=options.timeout, also_alive=node)
         with _Process('camera', [sys.executable, '-m', 'ttm_ros.demo.publisher',
                                  str(options.out / 'manifest.json'),
                                  '--camera-topic', CAMERA_TOPIC,
-                                 '--mask-topic', NAMESPACE + '/segmentation/mask'],
+                                 '--mask-topic', NAMESPACE + '/segmentation/mask',
+                                 '--names-topic', NAMES_TOPIC],
                       environment, logs) as camera:
             camera.wait(options.timeout, also_alive=node)
         recorder.wait(60.0)
@@ -121,7 +124,7 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
         record = records.get(frame.name, {})
         frame_entries.append({
             'name': frame.name,
-            'stamp_ns': frame.stamp_ns,
+            'stamp_ns': record.get('stamp_ns'),
             'latency_ms': record.get('timings_ms'),
             'fallback': record.get('fallback'),
             'outputs': sorted(record.get('outputs', {})),
@@ -206,7 +209,7 @@ def _write_manifest(options: DemoOptions, frames: Sequence[FrameRef]) -> dict:
     else:
         for frame in frames:
             height, width = _file_size(frame.path)
-            entries.append({'name': frame.name, 'stamp_ns': frame.stamp_ns, 'frame_id': 'camera',
+            entries.append({'name': frame.name, 'frame_id': 'camera',
                             'width': width, 'height': height, 'path': str(frame.path)})
     manifest = {
         'source': 'bag' if bag else 'folder', 'input': str(options.input), 'topic': options.topic,

@@ -17,14 +17,15 @@ import json
 import pathlib
 import sys
 import time
-from typing import Dict
+from typing import Dict, List
 
 import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from ttm_ros.ros.image_msgs import image_from_msg
 
@@ -40,23 +41,34 @@ TIMING_TOPIC = 'segmentation/timing'
 
 
 class Collector:
-    """Subscribes to the node outputs and files them by header stamp."""
+    """Subscribes to the node outputs and files them under their frame's name.
 
-    def __init__(self, node, manifest: dict, out_dir: pathlib.Path, namespace: str):
+    Outputs are matched to frames by header stamp; the stamp-to-name map comes from the
+    camera's names topic. An output that arrives before its name waits in memory.
+    """
+
+    def __init__(self, node, manifest: dict, out_dir: pathlib.Path, namespace: str,
+                 names_topic: str):
         self.node = node
         self.out_dir = out_dir
-        self.frames = {entry['stamp_ns']: entry for entry in manifest['frames']}
-        self.records: Dict[int, dict] = {stamp: {'outputs': {}, 'problems': []}
-                                         for stamp in self.frames}
+        self.frames = {entry['name']: entry for entry in manifest['frames']}
+        self.records: Dict[str, dict] = {name: {'outputs': {}, 'problems': []}
+                                         for name in self.frames}
+        self.names: Dict[int, str] = {}
+        self.waiting: List[tuple] = []
         profile = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
                              history=HistoryPolicy.KEEP_LAST)
         prefix = namespace.rstrip('/') + '/'
         self.subscriptions = []
         for topic, suffix in IMAGE_OUTPUTS.items():
             self.subscriptions.append(node.create_subscription(
-                Image, prefix + topic, lambda msg, s=suffix: self.on_image(msg, s), profile))
+                Image, prefix + topic, lambda msg, s=suffix: self.on_output(msg, s), profile))
         self.subscriptions.append(node.create_subscription(
-            DiagnosticArray, prefix + TIMING_TOPIC, self.on_timing, profile))
+            DiagnosticArray, prefix + TIMING_TOPIC, lambda msg: self.on_output(msg, 'timing'),
+            profile))
+        node.create_subscription(String, names_topic, self.on_name, QoSProfile(
+            depth=len(self.frames) + 1, reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL))
 
     def matched(self) -> bool:
         return all(s.get_publisher_count() > 0 for s in self.subscriptions)
@@ -65,22 +77,30 @@ class Collector:
         wanted = len(IMAGE_OUTPUTS) + 1
         return all(len(r['outputs']) == wanted for r in self.records.values())
 
-    def _record(self, header, output: str):
-        stamp = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        record = self.records.get(stamp)
-        if record is None:
-            print(f'collector: {output} with unknown stamp {stamp}', file=sys.stderr, flush=True)
-            return None, None
-        entry = self.frames[stamp]
-        if header.frame_id != entry['frame_id']:
-            record['problems'].append(
-                f'{output}: frame_id {header.frame_id!r} != input {entry["frame_id"]!r}')
-        return record, entry
+    def on_name(self, msg: String) -> None:
+        stamp, _, name = msg.data.partition(' ')
+        self.names[int(stamp)] = name
+        waiting, self.waiting = self.waiting, []
+        for output, suffix in waiting:
+            self.on_output(output, suffix)
 
-    def on_image(self, msg: Image, suffix: str) -> None:
-        record, entry = self._record(msg.header, suffix)
-        if record is None:
+    def on_output(self, msg, suffix: str) -> None:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        name = self.names.get(stamp)
+        if name is None:
+            self.waiting.append((msg, suffix))
             return
+        entry, record = self.frames[name], self.records[name]
+        record['stamp_ns'] = stamp
+        if msg.header.frame_id != entry['frame_id']:
+            record['problems'].append(
+                f'{suffix}: frame_id {msg.header.frame_id!r} != input {entry["frame_id"]!r}')
+        if suffix == 'timing':
+            self._store_timing(msg, record)
+        else:
+            self._store_image(msg, suffix, entry, record)
+
+    def _store_image(self, msg: Image, suffix: str, entry: dict, record: dict) -> None:
         if (msg.height, msg.width) != (entry['height'], entry['width']):
             record['problems'].append(f'{suffix}: size {msg.width}x{msg.height} != input '
                                       f'{entry["width"]}x{entry["height"]}')
@@ -91,9 +111,10 @@ class Collector:
         cv2.imwrite(str(self.out_dir / f'{entry["name"]}_{suffix}.png'), pixels)
         record['outputs'][suffix] = msg.encoding
 
-    def on_timing(self, msg: DiagnosticArray) -> None:
-        record, _ = self._record(msg.header, 'timing')
-        if record is None or not msg.status:
+    @staticmethod
+    def _store_timing(msg: DiagnosticArray, record: dict) -> None:
+        if not msg.status:
+            record['problems'].append('timing: empty DiagnosticArray')
             return
         status = msg.status[0]
         record['timings_ms'] = {kv.key[:-3]: float(kv.value) for kv in status.values
@@ -102,8 +123,10 @@ class Collector:
         record['outputs']['timing'] = 'diagnostic_msgs/DiagnosticArray'
 
     def report(self) -> dict:
-        return {'frames': [{'name': self.frames[stamp]['name'], 'stamp_ns': stamp, **record}
-                           for stamp, record in self.records.items()]}
+        unmatched = sorted({m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec
+                            for m, _ in self.waiting})
+        return {'frames': [{'name': name, **record} for name, record in self.records.items()],
+                'outputs_with_unknown_stamps': unmatched}
 
 
 def main(argv=None) -> int:
@@ -111,6 +134,7 @@ def main(argv=None) -> int:
     parser.add_argument('manifest', type=pathlib.Path)
     parser.add_argument('out_dir', type=pathlib.Path)
     parser.add_argument('--namespace', default='/ttm_demo')
+    parser.add_argument('--names-topic', required=True)
     parser.add_argument('--timeout', type=float, default=3600.0,
                         help='seconds to wait for every output before writing what arrived')
     args = parser.parse_args(argv)
@@ -119,7 +143,7 @@ def main(argv=None) -> int:
 
     rclpy.init()
     node = rclpy.create_node('ttm_demo_recorder')
-    collector = Collector(node, manifest, args.out_dir, args.namespace)
+    collector = Collector(node, manifest, args.out_dir, args.namespace, args.names_topic)
     deadline = time.monotonic() + args.timeout
     ready = False
     try:

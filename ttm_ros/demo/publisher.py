@@ -1,8 +1,10 @@
 """Demo camera process: publishes the frames of a manifest over DDS and paces itself.
 
 Run by `ttm-ros demo`; not a user command. It publishes reliable `sensor_msgs/Image`
-(folder frames as rgb8) or the bag's own messages, keeping at most `--window` frames
-in flight: a frame counts as done when the node's fused mask for its stamp arrives.
+(folder frames as rgb8, stamped with the current time, as a camera driver does) or the
+bag's own messages, keeping at most `--window` frames in flight: a frame counts as done
+when the node's fused mask for its stamp arrives. Before each frame it publishes
+"<stamp_ns> <frame name>" on the names topic, so the recorder can name the outputs.
 
 Usage: python -m ttm_ros.demo.publisher MANIFEST --camera-topic T --mask-topic M
 """
@@ -18,10 +20,10 @@ import time
 import cv2
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from ttm_ros.demo.sources import iterate_bag
 from ttm_ros.ros.image_msgs import rgb_to_image_msg
@@ -36,14 +38,13 @@ def wait_until(node: Node, condition, timeout: float, what: str) -> None:
         rclpy.spin_once(node, timeout_sec=0.05)
 
 
-def folder_messages(manifest: dict):
-    """Yield (frame entry, Image) for every frame of a folder manifest."""
+def folder_messages(manifest: dict, clock):
+    """Yield (frame entry, Image) for every frame of a folder, stamped with `clock` now."""
     for entry in manifest['frames']:
         bgr = cv2.imread(entry['path'], cv2.IMREAD_COLOR)
         if bgr is None:
             raise RuntimeError(f"cannot read image {entry['path']}")
-        sec, nanosec = divmod(entry['stamp_ns'], 1_000_000_000)
-        header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=entry['frame_id'])
+        header = Header(stamp=clock.now().to_msg(), frame_id=entry['frame_id'])
         yield entry, rgb_to_image_msg(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), header)
 
 
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
     parser.add_argument('manifest', type=pathlib.Path)
     parser.add_argument('--camera-topic', required=True)
     parser.add_argument('--mask-topic', required=True)
+    parser.add_argument('--names-topic', required=True,
+                        help='std_msgs/String topic that maps each stamp to its frame name')
     parser.add_argument('--window', type=int, default=2, help='frames in flight at most')
     parser.add_argument('--frame-timeout', type=float, default=300.0,
                         help='seconds to wait for one frame result before going on')
@@ -72,6 +75,9 @@ def main(argv=None) -> int:
                           history=HistoryPolicy.KEEP_LAST)
     publisher = node.create_publisher(CompressedImage if compressed else Image,
                                       args.camera_topic, reliable)
+    names = node.create_publisher(String, args.names_topic, QoSProfile(
+        depth=len(manifest['frames']) + 1, reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL))
     done = set()
     node.create_subscription(Image, args.mask_topic, lambda m: done.add(
         m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), QoSProfile(
@@ -81,13 +87,16 @@ def main(argv=None) -> int:
         wait_until(node, lambda: node.count_publishers(args.mask_topic) > 0, 60,
                    f'a publisher on {args.mask_topic}')
         time.sleep(0.5)  # Let the reliable mask subscription finish matching.
-        messages = bag_messages(manifest) if manifest['source'] == 'bag' else folder_messages(manifest)
+        messages = bag_messages(manifest) if manifest['source'] == 'bag' \
+            else folder_messages(manifest, node.get_clock())
         sent = []
         for entry, msg in messages:
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             wait_until(node, lambda: len([s for s in sent if s not in done]) < args.window,
                        args.frame_timeout, f'results of frames {[s for s in sent if s not in done]}')
+            names.publish(String(data=f"{stamp} {entry['name']}"))
             publisher.publish(msg)
-            sent.append(entry['stamp_ns'])
+            sent.append(stamp)
             print(f"published {entry['name']}", flush=True)
         wait_until(node, lambda: all(s in done for s in sent), args.frame_timeout,
                    'the last results')

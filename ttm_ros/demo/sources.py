@@ -1,8 +1,8 @@
 """Frame sources of the demo: a folder of images or a rosbag2 camera topic.
 
 Each frame gets a name (for output files and label matching) and a header stamp:
-- folder: name = the file's frame id (`labels.frame_id`), stamp = START_STAMP +
-  index * FOLDER_FRAME_PERIOD_NS, frame_id `camera`;
+- folder: name = the file's frame id (`labels.frame_id`); the camera process stamps
+  each frame with the time it publishes it (`stamp_ns` is 0 here), frame_id `camera`;
 - rosbag2 (mcap or sqlite3): the message keeps its own header; name = the zero-padded
   message index on the topic (`000042`). Labels for bag frames are named by that index
   or by the header stamp in nanoseconds.
@@ -19,8 +19,6 @@ from ttm_ros.core.errors import ConfigurationError
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff', '.webp')
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
-START_STAMP_NS = 1_700_000_000 * 1_000_000_000
-FOLDER_FRAME_PERIOD_NS = 100_000_000
 
 
 @dataclasses.dataclass
@@ -28,7 +26,7 @@ class FrameRef:
     """One frame to publish: its name, header stamp and where its pixels come from."""
 
     name: str
-    stamp_ns: int
+    stamp_ns: int  # header stamp of a bag message; 0 for folder frames
     path: Optional[pathlib.Path] = None  # image file (folder source)
     index: int = 0                        # message index on the topic (bag source)
 
@@ -57,15 +55,14 @@ def list_frames(source: pathlib.Path, topic: str = '', limit: int = 0) -> List[F
 
 
 def list_folder_frames(folder: pathlib.Path) -> List[FrameRef]:
-    """Return the images of `folder` (sorted by name) as frames with synthetic stamps."""
+    """Return the images of `folder`, sorted by name."""
     if not folder.is_dir():
         raise ConfigurationError(f'input {folder} is neither a folder nor a rosbag2 (.mcap, .db3)')
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     names = [labels.frame_id(p.name) for p in paths]
     if len(set(names)) != len(names):
         raise ConfigurationError(f'two images in {folder} share a frame id; rename them')
-    return [FrameRef(name, START_STAMP_NS + i * FOLDER_FRAME_PERIOD_NS, path=p)
-            for i, (name, p) in enumerate(zip(names, paths))]
+    return [FrameRef(name, 0, path=p) for name, p in zip(names, paths)]
 
 
 def bag_image_topic(reader, topic: str) -> str:
