@@ -56,14 +56,14 @@ class ParameterSpec:
 # Descriptions, units and limits of the translator settings; the defaults come from
 # TranslatorSettings itself.
 _TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
-    'model': dict(description='Hub id or local directory of the editing model; empty selects '
-                  "the backend's default hub id.", ),
+    'model': dict(description='Hub id or local directory of the diffusers editing pipeline; '
+                  'required by flux2-klein, kontext and qwen-edit.'),
     'prompt': dict(description='Source-domain prompt given to the editor for every frame.',
                    dynamic=True),
     'steps': dict(description='Denoising steps per frame; 0 selects the backend default.',
                   minimum=0, maximum=200),
-    'guidance_scale': dict(description='Classifier-free guidance scale of the editor.',
-                           minimum=0.0, maximum=30.0),
+    'guidance_scale': dict(description='Guidance scale of the editor; 0 selects the backend '
+                           'default.', minimum=0.0, maximum=30.0),
     'seed': dict(description='Seed of the initial noise, reused for every frame.', minimum=0),
     'max_pixels': dict(description="Upper bound of the editor's working image area.",
                        unit='pixels', minimum=4096),
@@ -76,6 +76,22 @@ _TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
     'cache_dir': dict(description='Folder of cached prompt embeddings; empty selects '
                       '~/.cache/ttm_ros.'),
     'lora_path': dict(description='Local LoRA file fused into the editor (qwen-edit Lightning).'),
+    'gamma_target': dict(description='Classical: mean luminance (0..1) that dark frames are '
+                         'brightened to.', minimum=0.01, maximum=0.99),
+    'gamma_min': dict(description='Classical: smallest gamma exponent, the strongest '
+                      'brightening.', minimum=0.01, maximum=1.0),
+    'haze_strength': dict(description='Classical: fraction of the estimated haze removed; 0 '
+                          'disables dehazing.', minimum=0.0, maximum=1.0),
+    'haze_threshold': dict(description='Classical: haze level (median dark channel, 0..1) below '
+                           'which a frame is not dehazed.', minimum=0.0, maximum=0.99),
+    'transmission_min': dict(description='Classical: lower bound of the transmission map; the '
+                             'dehazing contrast gain is at most its inverse.',
+                             minimum=0.01, maximum=1.0),
+    'clahe_clip': dict(description='Classical: CLAHE clip limit on luminance; 0 disables CLAHE.',
+                       minimum=0.0, maximum=40.0),
+    'clahe_tiles': dict(description='Classical: CLAHE tiles per side.', minimum=1, maximum=64),
+    'analysis_downscale': dict(description='Classical: reduction per side of the copy used to '
+                               'estimate brightness and haze.', minimum=1, maximum=64),
 }
 
 _SEGMENTER_FIELDS: Dict[str, Dict[str, Any]] = {
