@@ -36,7 +36,7 @@ class TranslatorSettings:
     Editors (flux2-klein, kontext, qwen-edit):
     - `model`: hub id or local directory of a diffusers pipeline (required);
     - `steps`: denoising steps per frame, 0 selects the backend default (flux2-klein 4,
-      kontext 28, qwen-edit 40, or 8 with a LoRA);
+      kontext 28, qwen-edit 50, or 8 with a LoRA);
     - `guidance_scale`: 0 selects the backend default (flux2-klein 1.0, kontext 2.5,
       qwen-edit 4.0 or 1.0 with a LoRA);
     - `seed`: seed of the initial noise, the same for every frame;

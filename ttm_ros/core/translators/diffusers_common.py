@@ -1,0 +1,325 @@
+"""Shared base of the diffusers editing translators (flux2-klein, kontext, qwen-edit).
+
+It owns everything that does not depend on the model family:
+- device and dtype choice (`auto`: CUDA with bfloat16 when available, else CPU with
+  float32);
+- loading with `from_pretrained` from a hub id or a local folder, safetensors only and
+  never with remote code;
+- the working size: the frame is resized to `sizing.pick_working_size` (multiples of
+  the pipeline's block size, at most `max_pixels`), the pipeline gets that exact height
+  and width, and the result is resized back to the frame's height and width;
+- a CPU `torch.Generator` seeded with `settings.seed` for every frame, so the same
+  frame gives the same output on every call;
+- output validation: NaN, inf or an all-black image raises `TranslationRejected`;
+- prompt embeddings computed once per (model, prompt, dtype) and cached on disk, after
+  which the text encoders are released (subclasses with `text_components`).
+"""
+
+from __future__ import annotations
+
+import abc
+import gc
+import logging
+import math
+import threading
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+import PIL.Image
+import torch
+
+from ttm_ros.core.errors import ConfigurationError, TranslationRejected
+from ttm_ros.core.sizing import from_working, pick_working_size, to_working
+from ttm_ros.core.translators.base import Translator, TranslatorSettings
+from ttm_ros.core.translators.frames import validate_rgb_frame
+from ttm_ros.core.translators.prompt_cache import PromptEmbeddingCache, model_identity
+
+LOGGER = logging.getLogger(__name__)
+
+DTYPES = {'bfloat16': torch.bfloat16, 'float32': torch.float32, 'float16': torch.float16}
+
+#: An output whose every value is below this (on the [0, 1] scale) counts as all black.
+BLACK_LEVEL = 1.0 / 255.0
+
+Embeddings = Dict[str, torch.Tensor]
+
+
+def resolve_device(requested: str) -> torch.device:
+    """Return the torch device for `requested` (auto, cpu, cuda or cuda:N)."""
+    if requested == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(requested)
+    except RuntimeError as error:
+        raise ConfigurationError(
+            f'translator device={requested!r} is invalid ({error}); use auto, cpu, cuda '
+            'or cuda:N') from error
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ConfigurationError(
+            f'translator device={requested!r} but torch finds no CUDA device; use auto or '
+            'cpu, or install a CUDA build of torch')
+    if device.type not in ('cpu', 'cuda'):
+        raise ConfigurationError(
+            f'translator device={requested!r} is not supported; use auto, cpu, cuda or cuda:N')
+    return device
+
+
+def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """Return the weights dtype: `auto` is bfloat16 on CUDA and float32 on the CPU."""
+    if requested == 'auto':
+        return torch.bfloat16 if device.type == 'cuda' else torch.float32
+    if requested not in DTYPES:
+        raise ConfigurationError(
+            f'translator dtype={requested!r} is invalid; use auto, bfloat16, float32 or float16')
+    return DTYPES[requested]
+
+
+def validate_output(images: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Return the single (height, width, 3) image in `images` (float in [0, 1]).
+
+    Raises:
+        TranslationRejected: wrong shape, NaN or inf values, or an all-black image.
+    """
+    if images.shape != (1, height, width, 3):
+        raise TranslationRejected(
+            f'editor returned shape {images.shape}, expected (1, {height}, {width}, 3)')
+    image = images[0]
+    finite = np.isfinite(image)
+    if not finite.all():
+        raise TranslationRejected(
+            f'editor output has {image.size - int(finite.sum())} NaN or inf values of '
+            f'{image.size}; with float16 weights use bfloat16 or float32')
+    if float(image.max()) < BLACK_LEVEL:
+        raise TranslationRejected('editor output is all black (max below 1/255)')
+    return image
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Return a float [0, 1] image as rounded uint8."""
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+class DiffusersTranslator(Translator):
+    """Base of the translators that run a diffusers image-editing pipeline."""
+
+    #: Name of the diffusers pipeline class, imported from `diffusers` on load.
+    pipeline_class_name: str = ''
+    #: Example hub id for error messages.
+    example_model: str = ''
+    #: Steps and guidance scale used when the settings give 0.
+    default_steps: int = 4
+    default_guidance: float = 1.0
+    #: Pipeline components that encode the prompt. When not empty, prompt embeddings
+    #: are cached and these components are released after encoding.
+    text_components: Tuple[str, ...] = ()
+    #: Whether float16 weights give usable images.
+    float16_supported: bool = True
+    #: Limits of the pipeline's reference image.
+    min_side: int = 64
+    max_aspect: float = 8.0
+    max_pixels: Optional[int] = None
+
+    def __init__(self, settings: Optional[TranslatorSettings] = None,
+                 components: Optional[Mapping[str, Any]] = None):
+        """Load the pipeline named by `settings.model`.
+
+        `components` are pre-built pipeline components (for example a processor) that
+        replace the ones in the model folder; they are passed to `from_pretrained`.
+        """
+        super().__init__(settings)
+        # 1. Validate the settings and choose device and dtype.
+        if not self.settings.model:
+            raise ConfigurationError(
+                f'translator {self.name!r} needs translator.model: a local diffusers folder '
+                f'(with model_index.json) or a hub id such as {self.example_model}')
+        self.device = resolve_device(self.settings.device)
+        self.dtype = resolve_dtype(self.settings.dtype, self.device)
+        if self.dtype == torch.float16 and not self.float16_supported:
+            raise ConfigurationError(
+                f'translator {self.name!r} with dtype=float16: FLUX-family VAEs overflow in '
+                'float16 and give NaN or black frames; use bfloat16 (CUDA) or float32')
+        self._components = dict(components or {})
+        self._lock = threading.Lock()
+        self._cache = PromptEmbeddingCache(self.settings.cache_dir)
+
+        # 2. Load the pipeline, without its text encoders when the prompt is cached.
+        self._embeddings: Optional[Embeddings] = None
+        if self.text_components:
+            self._embeddings = self._on_device(
+                self._cache.load(self._cache_entry(self.settings.prompt)))
+        skip_text = self._embeddings is not None
+        self.pipeline = self._load_pipeline(skip_text_components=skip_text)
+        self._prepare_pipeline(self.pipeline)
+
+        # 3. Encode the prompt once, cache it, and release the text encoders.
+        if self.text_components and self._embeddings is None:
+            self._embeddings = self._encode_and_cache(self.pipeline, self.settings.prompt)
+            self._release_text_components()
+        LOGGER.info('loaded %s from %s on %s (%s)%s', type(self.pipeline).__name__,
+                    self.settings.model, self.device, str(self.dtype).replace('torch.', ''),
+                    ', prompt embedding from cache' if skip_text else '')
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def steps(self) -> int:
+        """Denoising steps per frame (the backend default when settings.steps is 0)."""
+        return self.settings.steps or self.default_steps
+
+    @property
+    def guidance_scale(self) -> float:
+        """Guidance scale (the backend default when settings.guidance_scale is 0)."""
+        return self.settings.guidance_scale or self.default_guidance
+
+    def working_size(self, height: int, width: int) -> Tuple[int, int]:
+        """Return the (height, width) the pipeline edits a height x width frame at."""
+        block = self.pipeline.vae_scale_factor * 2
+        multiple = self.settings.multiple * block // math.gcd(self.settings.multiple, block)
+        max_pixels = self.settings.max_pixels
+        if self.max_pixels is not None:
+            max_pixels = min(max_pixels, self.max_pixels)
+        return pick_working_size(height, width, max_pixels, multiple=multiple,
+                                 min_side=max(self.settings.min_side, self.min_side),
+                                 max_aspect=self.max_aspect)
+
+    def translate(self, rgb: np.ndarray) -> np.ndarray:
+        """Edit `rgb` toward the source prompt; return uint8 RGB of the same shape."""
+        # 1. Validate the frame and choose the working size.
+        validate_rgb_frame(rgb)
+        if self.pipeline is None:
+            raise RuntimeError(f'translator {self.name!r} is closed; build a new one')
+        height, width = rgb.shape[:2]
+        working_height, working_width = self.working_size(height, width)
+
+        # 2. Resize to the working size; no cropping, so geometry is preserved.
+        image = PIL.Image.fromarray(np.ascontiguousarray(
+            to_working(rgb, (working_height, working_width))))
+
+        # 3. Run the pipeline with the per-frame seed.
+        generator = torch.Generator(device='cpu').manual_seed(self.settings.seed)
+        with self._lock, torch.inference_mode():
+            images = self._run_pipeline(image, working_height, working_width, generator)
+
+        # 4. Validate and map back to exactly height x width.
+        edited = validate_output(np.asarray(images), working_height, working_width)
+        return np.ascontiguousarray(from_working(to_uint8(edited), height, width))
+
+    def set_prompt(self, prompt: str) -> None:
+        """Use `prompt` from the next frame on.
+
+        The embedding comes from the cache. When it is missing, the text encoders are
+        loaded on their own, encode the prompt, and are released again.
+        """
+        if self.text_components:
+            embeddings = self._cache.load(self._cache_entry(prompt))
+            if embeddings is None:
+                text_pipeline = self._load_pipeline(text_components_only=True)
+                try:
+                    embeddings = self._encode_and_cache(text_pipeline, prompt)
+                finally:
+                    del text_pipeline
+                    self._free_memory()
+            self._embeddings = self._on_device(embeddings)
+        self.settings.prompt = prompt
+
+    def cache_key(self) -> Dict[str, Any]:
+        """Return every setting that changes the output."""
+        settings = self.settings
+        return {'name': self.name, 'model': model_identity(settings.model),
+                'prompt': settings.prompt, 'steps': self.steps,
+                'guidance_scale': self.guidance_scale, 'seed': settings.seed,
+                'max_pixels': settings.max_pixels, 'min_side': settings.min_side,
+                'multiple': settings.multiple, 'dtype': str(self.dtype).replace('torch.', ''),
+                'device': self.device.type, 'lora_path': settings.lora_path}
+
+    def describe(self) -> str:
+        """Return one line for the start-up log."""
+        return (f'{self.name}: {self.pipeline_class_name} from {self.settings.model} on '
+                f'{self.device} ({str(self.dtype).replace("torch.", "")}), {self.steps} steps, '
+                f'guidance {self.guidance_scale:g}, working image up to '
+                f'{self.settings.max_pixels} px')
+
+    def close(self) -> None:
+        """Release the pipeline and free (GPU) memory."""
+        self.pipeline = None
+        self._embeddings = None
+        self._free_memory()
+
+    # ------------------------------------------------------- hooks of subclasses
+
+    @abc.abstractmethod
+    def _run_pipeline(self, image: PIL.Image.Image, height: int, width: int,
+                      generator: torch.Generator) -> np.ndarray:
+        """Run the pipeline on `image`; return float images of shape (1, height, width, 3)."""
+
+    def _encode_prompt(self, pipeline: Any, prompt: str) -> Embeddings:
+        """Return the prompt embeddings that `_run_pipeline` passes to the pipeline."""
+        raise NotImplementedError(f'{type(self).__name__} does not cache prompt embeddings')
+
+    def _prepare_pipeline(self, pipeline: Any) -> None:
+        """Adjust the loaded pipeline (for example fuse a LoRA); called once after loading."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _embedding(self, name: str) -> torch.Tensor:
+        return self._embeddings[name]
+
+    def _on_device(self, embeddings: Optional[Embeddings]) -> Optional[Embeddings]:
+        if embeddings is None:
+            return None
+        return {name: tensor.to(self.device, self.dtype) for name, tensor in embeddings.items()}
+
+    def _cache_entry(self, prompt: str) -> str:
+        return self._cache.key(self.settings.model, self.pipeline_class_name, prompt, self.dtype)
+
+    def _encode_and_cache(self, pipeline: Any, prompt: str) -> Embeddings:
+        with torch.inference_mode():
+            embeddings = self._encode_prompt(pipeline, prompt)
+        path = self._cache.save(self._cache_entry(prompt), embeddings, {
+            'model': model_identity(self.settings.model), 'pipeline': self.pipeline_class_name,
+            'prompt': prompt, 'dtype': str(self.dtype)})
+        LOGGER.info('cached the prompt embedding in %s', path)
+        return self._on_device(embeddings)
+
+    def _load_pipeline(self, skip_text_components: bool = False,
+                       text_components_only: bool = False) -> Any:
+        import diffusers
+
+        pipeline_class = getattr(diffusers, self.pipeline_class_name)
+        overrides: Dict[str, Any] = dict(self._components)
+        if skip_text_components:
+            overrides.update({name: None for name in self.text_components})
+        if text_components_only:
+            overrides = {name: None for name in self._component_names()
+                         if name not in self.text_components}
+        try:
+            pipeline = pipeline_class.from_pretrained(
+                self.settings.model, dtype=self.dtype, use_safetensors=True, **overrides)
+        except (OSError, ValueError) as error:
+            raise ConfigurationError(
+                f'cannot load {self.pipeline_class_name} from translator.model='
+                f'{self.settings.model!r}: {error}. Use a local diffusers folder (with '
+                f'model_index.json and safetensors weights) or a hub id such as '
+                f'{self.example_model}') from error
+        # NOTE: only the CPU path has run in tests; the CUDA path (bfloat16 weights moved
+        # to the GPU) has not been run on a GPU yet.
+        pipeline.to(self.device)
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline
+
+    def _component_names(self) -> Tuple[str, ...]:
+        import diffusers
+
+        pipeline_class = getattr(diffusers, self.pipeline_class_name)
+        expected, _ = pipeline_class._get_signature_keys(pipeline_class)
+        return tuple(expected)
+
+    def _release_text_components(self) -> None:
+        for name in self.text_components:
+            setattr(self.pipeline, name, None)
+        self._free_memory()
+
+    def _free_memory(self) -> None:
+        gc.collect()
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
