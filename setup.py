@@ -32,7 +32,6 @@ setup(
     maintainer_email='maintainers@ttm-ros.invalid',
     description='Test-Time Modification of camera frames for robust ROS 2 perception.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'ttm-ros = ttm_ros.cli:main',

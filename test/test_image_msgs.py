@@ -1,7 +1,6 @@
 """Tests of the rclpy image message adapter with real sensor_msgs classes."""
 
 import array
-import time
 
 import numpy as np
 import pytest
@@ -134,13 +133,3 @@ def test_depth_image_msg_rejected():
 def test_other_message_type_rejected():
     with pytest.raises(FrameError, match='cannot decode a Header message'):
         image_from_msg(make_header())
-
-
-def test_1080p_image_msg_is_fast():
-    # Assigning a numpy array to msg.data instead takes over a second at 1080p.
-    rgb = np.zeros((1080, 1920, 3), dtype=np.uint8)
-    header = make_header()
-    rgb_to_image_msg(rgb, header)
-    start = time.perf_counter()
-    rgb_to_image_msg(rgb, header)
-    assert time.perf_counter() - start < 0.2

@@ -6,7 +6,6 @@ shared data folder (`shared_data` fixture).
 """
 
 import pathlib
-import time
 
 import numpy as np
 import pytest
@@ -448,14 +447,3 @@ def test_deeplab_probability_output(deeplab, shared_data, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-5)
     agreement = (probabilities.argmax(axis=0) == deeplab.predict_proba(rgb).argmax(axis=0)).mean()
     assert agreement > 0.9
-
-
-def test_deeplab_frame_time(deeplab, shared_data):
-    rgb = read_rgb(shared_data / 'acdc-mooss-1024x512' / 'images' / 'GOPR0122_frame_000234_rgb_anon.png')
-    durations = []
-    for _ in range(2):
-        start = time.perf_counter()
-        deeplab.predict_proba(rgb)
-        durations.append(time.perf_counter() - start)
-    print(f'1024x512 frame: {min(durations):.3f} s (2 threads)')
-    assert min(durations) < 1.5

@@ -74,7 +74,7 @@ _TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
     'dtype': dict(description='Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), bfloat16 '
                   'or float32.', choices=('auto', 'bfloat16', 'float32', 'float16')),
     'cache_dir': dict(description='Folder of cached prompt embeddings; empty selects '
-                      '~/.cache/ttm_ros.'),
+                      '~/.cache/ttm_ros/prompt_embeds.'),
     'lora_path': dict(description='Local LoRA file fused into the editor (qwen-edit Lightning).'),
     'gamma_target': dict(description='Classical: mean luminance (0..1) that dark frames are '
                          'brightened to.', minimum=0.01, maximum=0.99),

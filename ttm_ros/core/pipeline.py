@@ -27,14 +27,15 @@ class FrameResult:
     """Everything the pipeline produced for one frame, all at the input's H x W.
 
     Masks are uint8 class indices (Cityscapes trainIds for Cityscapes models) with
-    255 where no class is valid. `fallback_reason` is set when the translation was
+    255 where no class is valid. `mask_base` and `mask_translated` are None unless
+    `process` was asked for all masks. `fallback_reason` is set when the translation was
     rejected and the original frame stood in for it (then `translated` is the
     original frame and `mask_fused` equals `mask_base`).
     """
 
     translated: np.ndarray
-    mask_base: np.ndarray
-    mask_translated: np.ndarray
+    mask_base: Optional[np.ndarray]
+    mask_translated: Optional[np.ndarray]
     mask_fused: np.ndarray
     timings_ms: Dict[str, float]
     fallback_reason: Optional[str] = None
@@ -66,8 +67,12 @@ class TTMPipeline:
         self.weight = validate_weight(weight)
         self.fallbacks = 0
 
-    def process(self, rgb: np.ndarray) -> FrameResult:
-        """Run the method on one RGB uint8 frame of shape (H, W, 3)."""
+    def process(self, rgb: np.ndarray, all_masks: bool = True) -> FrameResult:
+        """Run the method on one RGB uint8 frame of shape (H, W, 3).
+
+        With `all_masks` False only the fused mask is computed, which saves two argmax
+        passes per frame on a live robot.
+        """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
             raise FrameError(
                 f'expected an RGB uint8 frame (H, W, 3), got {rgb.dtype} {rgb.shape}')
@@ -102,12 +107,12 @@ class TTMPipeline:
                 translated, p_translated = rgb, p_original
         timings['segment_translated'] = _elapsed_ms(start)
 
-        # 4. Fuse and take the argmax of each prediction.
+        # 4. Fuse and take the argmax of the predictions.
         start = time.perf_counter()
         fused = fuse_probabilities(p_original, p_translated, self.weight)
-        mask_base = probabilities_to_mask(p_original)
-        mask_translated = probabilities_to_mask(p_translated)
         mask_fused = probabilities_to_mask(fused)
+        mask_base = probabilities_to_mask(p_original) if all_masks else None
+        mask_translated = probabilities_to_mask(p_translated) if all_masks else None
         timings['fuse'] = _elapsed_ms(start)
 
         if fallback_reason is not None:

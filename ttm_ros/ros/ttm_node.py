@@ -166,7 +166,7 @@ class TTMNode(Node):
             rgb = image_from_msg(msg)
             decode_ms = (time.perf_counter() - start) * 1000.0
             with self._pipeline_lock:
-                result = self.pipeline.process(rgb)
+                result = self.pipeline.process(rgb, all_masks=self.pub_mask_base is not None)
             start = time.perf_counter()
             self._publish_result(header, rgb, result)
             publish_ms = (time.perf_counter() - start) * 1000.0
