@@ -43,6 +43,7 @@ def run(arguments: Mapping[str, str], parameters: Mapping[str, object]) -> int:
         spec.parameters.update(parameters)
 
     import rclpy
+    from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
@@ -61,7 +62,7 @@ def run(arguments: Mapping[str, str], parameters: Mapping[str, object]) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ConfigurationError as error:
+    except (ConfigurationError, ParameterException) as error:
         rclpy.logging.get_logger('ttm-ros run').fatal(f'cannot start: {error}')
         code = 1
     finally:

@@ -104,7 +104,9 @@ _SEGMENTER_FIELDS: Dict[str, Dict[str, Any]] = {
                         maximum=256),
 }
 
-NODE_PARAMETERS: List[ParameterSpec] = [
+#: Parameters of every camera-processing node (TTM node, detection node): input,
+#: QoS, scheduling and diagnostics.
+FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
     ParameterSpec('input.topic', 'image_raw', 'Camera topic to subscribe to.'),
     ParameterSpec('input.transport', 'raw', 'raw subscribes to sensor_msgs/Image, compressed '
                   'to sensor_msgs/CompressedImage on <input.topic>/compressed.',
@@ -116,6 +118,17 @@ NODE_PARAMETERS: List[ParameterSpec] = [
                   unit='messages', minimum=1, maximum=1000),
     ParameterSpec('output.qos.depth', 5, 'History depth of every (reliable) output.',
                   unit='messages', minimum=1, maximum=1000),
+    ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
+                  'only the newest; for replays whose metrics must not depend on speed.'),
+    ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',
+                  unit='s', minimum=0.1, maximum=60.0),
+    ParameterSpec('log_throttle', 5.0, 'Shortest interval between two repeats of one '
+                  'per-frame warning or error.', unit='s', minimum=0.0, maximum=3600.0),
+]
+
+#: Parameters of the TTM node: the frame-node parameters plus outputs, fusion and models.
+NODE_PARAMETERS: List[ParameterSpec] = [
+    *FRAME_NODE_PARAMETERS,
     ParameterSpec('output.color_mask', True, 'Publish the colour mask.'),
     ParameterSpec('output.overlay', True, 'Publish the mask blended over the frame.'),
     ParameterSpec('output.overlay_alpha', 0.5, 'Weight of the mask colours in the overlay.',
@@ -123,8 +136,6 @@ NODE_PARAMETERS: List[ParameterSpec] = [
     ParameterSpec('output.all_masks', False, 'Also publish the masks of the original '
                   '(mask/base) and translated (mask/translated) frames, and per-frame '
                   'stage timings on timing.'),
-    ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
-                  'only the newest; for replays whose metrics must not depend on speed.'),
     ParameterSpec('fusion.weight', 0.5, 'Weight w of the original frame in '
                   'p = w p(original) + (1 - w) p(translated).',
                   minimum=0.0, maximum=1.0, dynamic=True),
@@ -140,14 +151,7 @@ NODE_PARAMETERS: List[ParameterSpec] = [
     *[ParameterSpec('segmenter.' + field.name, field.default,
                     **_SEGMENTER_FIELDS.get(field.name, {'description': ''}))
       for field in dataclasses.fields(SegmenterSettings) if field.name != 'extra'],
-    ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',
-                  unit='s', minimum=0.1, maximum=60.0),
-    ParameterSpec('log_throttle', 5.0, 'Shortest interval between two repeats of one '
-                  'per-frame warning or error.', unit='s', minimum=0.0, maximum=3600.0),
 ]
-
-PARAMETERS_BY_NAME: Dict[str, ParameterSpec] = {spec.name: spec for spec in NODE_PARAMETERS}
-
 
 @dataclasses.dataclass
 class NodeSettings:
@@ -163,17 +167,37 @@ class NodeSettings:
         return self.values[name]
 
 
-def defaults() -> Dict[str, Any]:
-    """Return {name: default} of every node parameter."""
-    return {spec.name: spec.default for spec in NODE_PARAMETERS}
+def defaults(specs: Sequence[ParameterSpec] = NODE_PARAMETERS) -> Dict[str, Any]:
+    """Return {name: default} of every parameter in `specs` (default: the TTM node's)."""
+    return {spec.name: spec.default for spec in specs}
 
 
-def validate(name: str, value: Any) -> Optional[str]:
+def validate(name: str, value: Any,
+             specs: Sequence[ParameterSpec] = NODE_PARAMETERS) -> Optional[str]:
     """Return why `value` is invalid for parameter `name`, or None when it is valid."""
-    spec = PARAMETERS_BY_NAME.get(name)
+    spec = next((s for s in specs if s.name == name), None)
     if spec is None:
         return f'unknown parameter {name!r}'
     return spec.check(value)
+
+
+def checked_values(values: Mapping[str, Any],
+                   specs: Sequence[ParameterSpec] = NODE_PARAMETERS) -> Dict[str, Any]:
+    """Return `values` over the defaults of `specs`, or raise ConfigurationError.
+
+    The error names every unknown parameter and every invalid value with its range.
+    """
+    merged = defaults(specs)
+    unknown = sorted(set(values) - set(merged))
+    if unknown:
+        raise ConfigurationError(
+            f'unknown parameter(s) {", ".join(unknown)}; see docs/reference.md for the list')
+    merged.update(values)
+    problems = [problem for name, value in merged.items()
+                if (problem := validate(name, value, specs)) is not None]
+    if problems:
+        raise ConfigurationError('; '.join(problems))
+    return merged
 
 
 def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
@@ -182,16 +206,7 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     Missing names take their defaults; an unknown name or invalid value raises
     ConfigurationError naming the parameter and the valid range.
     """
-    merged = defaults()
-    unknown = sorted(set(values) - set(merged))
-    if unknown:
-        raise ConfigurationError(
-            f'unknown parameter(s) {", ".join(unknown)}; see docs/reference.md for the list')
-    merged.update(values)
-    problems = [problem for name, value in merged.items()
-                if (problem := validate(name, value)) is not None]
-    if problems:
-        raise ConfigurationError('; '.join(problems))
+    merged = checked_values(values, NODE_PARAMETERS)
     translator = TranslatorSettings(**_section(merged, 'translator.', exclude=('name',)))
     segmenter = SegmenterSettings(**_section(merged, 'segmenter.', exclude=('name',)))
     return NodeSettings(merged, merged['translator.name'], translator,

@@ -1,0 +1,25 @@
+"""Sub-commands of `ttm-ros`, one module each.
+
+Every module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`,
+and imports heavy packages (rclpy, torch) inside `run` only, so `ttm-ros --help` stays
+fast. `ttm_ros.cli.COMMANDS` lists the modules.
+"""
+
+import argparse
+
+import yaml
+
+
+def parse_parameter(text: str) -> tuple:
+    """Parse `name=value` (value in YAML: 0.5, true, text) into (name, value)."""
+    name, separator, value = text.partition('=')
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f'parameter {text!r} is invalid; write name=value')
+    return name.strip(), yaml.safe_load(value) if value else ''
+
+
+def add_parameter_option(parser: argparse.ArgumentParser) -> None:
+    """Add the repeatable `-p name=value` node parameter override."""
+    parser.add_argument('-p', '--param', dest='parameters', action='append', default=[],
+                        type=parse_parameter, metavar='NAME=VALUE',
+                        help='node parameter override, applied after every file; repeatable')

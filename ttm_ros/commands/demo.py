@@ -1,0 +1,57 @@
+"""`ttm-ros demo`: the TTM node on real frames over DDS, with scores."""
+
+import pathlib
+import sys
+from typing import Dict
+
+from ttm_ros.commands import add_parameter_option
+from ttm_ros.paths import data_root
+
+HELP = 'run the node on real frames over DDS and score it'
+DEFAULT_DEMO_SET = 'acdc-mooss-1024x512'
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument('--input', type=pathlib.Path,
+                        help=f'folder of images or rosbag2 (default: $TTM_ROS_DATA/{DEFAULT_DEMO_SET}/images)')
+    parser.add_argument('--labels', type=pathlib.Path,
+                        help='folder of trainId or Cityscapes colour label PNGs, matched by frame id '
+                             f'(default with the default input: $TTM_ROS_DATA/{DEFAULT_DEMO_SET}/labels)')
+    parser.add_argument('--out', type=pathlib.Path, default=pathlib.Path('demo-out'),
+                        help='output folder (default: demo-out)')
+    parser.add_argument('--profile', default='cpu', help='parameter profile: cpu, gpu or a YAML path')
+    parser.add_argument('--topic', default='', help='image topic when the input is a bag with several')
+    parser.add_argument('--limit', type=int, default=0, help='process only the first N frames')
+    parser.add_argument('--timeout', type=float, default=3600.0, help='seconds before giving up')
+    add_parameter_option(parser)
+
+
+def run(args) -> int:
+    from ttm_ros.demo import DemoOptions, run_demo
+    if args.input is None:
+        default_set = data_root() / DEFAULT_DEMO_SET
+        if not default_set.is_dir():
+            print(f'ttm-ros demo: the default frames {default_set} do not exist. Set TTM_ROS_DATA '
+                  'to the folder that holds acdc-mooss-1024x512/ and '
+                  'model-deeplab-edgetpu-slim-cityscapes/, or give --input DIR_OR_BAG '
+                  '[--labels DIR] and a segmenter (-p segmenter.model=FILE.onnx).', file=sys.stderr)
+            return 2
+        args.input = default_set / 'images'
+        args.labels = args.labels or default_set / 'labels'
+    options = DemoOptions(input=args.input, out=args.out, labels=args.labels, profile=args.profile,
+                          parameters=dict(args.parameters), topic=args.topic, limit=args.limit,
+                          timeout=args.timeout)
+    result = run_demo(options)
+    print_result(result, args.out)
+    return 0 if result['frames_complete'] == result['frames_total'] else 1
+
+
+def print_result(result: Dict, out: pathlib.Path) -> None:
+    """Print the frame count, stage latencies and scores of a demo run."""
+    print(f"processed {result['frames_complete']}/{result['frames_total']} frames "
+          f"in {result['wall_time_s']:.1f} s; outputs in {out}")
+    for stage, values in result['latency_ms'].items():
+        print(f"  {stage:<20} mean {values['mean_ms']:8.1f} ms   p95 {values['p95_ms']:8.1f} ms")
+    for mode, scores in result['scores'].items():
+        print(f"  {mode:<6} mIoU {scores['miou']:.4f}   pixel accuracy {scores['pixel_accuracy']:.4f}")
+    print(f'summary: {out / "summary.json"}')
