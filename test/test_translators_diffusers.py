@@ -254,3 +254,31 @@ def test_cache_key_depends_on_prompt_and_dtype(tmp_path):
     assert cache.key('model', 'Flux2KleinPipeline', 'other', torch.float32) != base
     assert cache.key('model', 'Flux2KleinPipeline', 'prompt', torch.bfloat16) != base
     assert cache.key('model2', 'Flux2KleinPipeline', 'prompt', torch.float32) != base
+
+
+def test_klein_batch_matches_single_calls(models, tmp_path):
+    """Three same-size frames in one denoising loop equal three single edits."""
+    translator = build(models, 'flux2-klein', tmp_path, seed=3)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(3)]
+    frames.append(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8))  # a second working size
+    batched = translator.translate_batch(frames)
+    for frame, result in zip(frames, batched):
+        single = translator.translate(frame)
+        assert result.shape == frame.shape
+        assert np.abs(result.astype(int) - single.astype(int)).max() <= 1
+
+
+def test_klein_batch_loop_runs_once_per_size(models, tmp_path, monkeypatch):
+    translator = build(models, 'flux2-klein', tmp_path)
+    calls = []
+    original = translator.pipeline.transformer.forward
+
+    def counting_forward(*args, **kwargs):
+        calls.append(kwargs['hidden_states'].shape[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(translator.pipeline.transformer, 'forward', counting_forward)
+    frames = [np.full((64, 96, 3), value, np.uint8) for value in (40, 90, 140)]
+    translator.translate_batch(frames)
+    assert calls == [3] * translator.steps

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ttm_ros.core.errors import ConfigurationError
+from ttm_ros.core.errors import ConfigurationError, TranslationRejected
 
 DEFAULT_SOURCE_PROMPT = (
     'Turn this photo into a clear sunny day: bright, uniform daylight, dry road, clean '
@@ -146,6 +146,21 @@ class Translator(abc.ABC):
     @abc.abstractmethod
     def translate(self, rgb: np.ndarray) -> np.ndarray:
         """Return the pseudo-source version of `rgb` with the same shape and dtype."""
+
+    def translate_batch(self, frames: Sequence[np.ndarray]) -> List[Any]:
+        """Return the translation of each frame; frames may differ in size.
+
+        Each result equals `translate(frame)` to float tolerance; the entry of a frame
+        whose translation was rejected is the `TranslationRejected` error. This default
+        translates one frame at a time; editors that can batch override it.
+        """
+        results: List[Any] = []
+        for frame in frames:
+            try:
+                results.append(self.translate(frame))
+            except TranslationRejected as error:
+                results.append(error)
+        return results
 
     def cache_key(self) -> Dict[str, Any]:
         """Return every setting that changes the output, for caches of translated frames."""

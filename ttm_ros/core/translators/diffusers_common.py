@@ -22,7 +22,7 @@ import gc
 import logging
 import math
 import threading
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import PIL.Image
@@ -204,6 +204,41 @@ class DiffusersTranslator(Translator):
         edited = validate_output(np.asarray(images), working_height, working_width)
         return np.ascontiguousarray(from_working(to_uint8(edited), height, width))
 
+    def translate_batch(self, frames: Sequence[np.ndarray]) -> List[Any]:
+        """Edit frames that share a working size together; return uint8 RGB per frame.
+
+        Frames are grouped by working size; each group goes through
+        `_run_pipeline_batch` (one denoising loop where the backend supports it). The
+        entry of a frame whose edit was rejected is the `TranslationRejected` error.
+        """
+        # 1. Validate every frame and group them by working size.
+        if self.pipeline is None:
+            raise RuntimeError(f'translator {self.name!r} is closed; build a new one')
+        groups: Dict[Tuple[int, int], List[int]] = {}
+        for index, rgb in enumerate(frames):
+            validate_rgb_frame(rgb)
+            groups.setdefault(self.working_size(*rgb.shape[:2]), []).append(index)
+
+        # 2. Edit each group with one seeded generator per frame, then map back.
+        results: List[Optional[np.ndarray]] = [None] * len(frames)
+        for (working_height, working_width), indices in groups.items():
+            images = [PIL.Image.fromarray(np.ascontiguousarray(
+                to_working(frames[i], (working_height, working_width)))) for i in indices]
+            generators = [torch.Generator(device='cpu').manual_seed(self.settings.seed)
+                          for _ in indices]
+            with self._lock, torch.inference_mode():
+                edited = self._run_pipeline_batch(images, working_height, working_width, generators)
+            edited = np.asarray(edited)
+            for position, i in enumerate(indices):
+                try:
+                    image = validate_output(edited[position:position + 1], working_height, working_width)
+                except TranslationRejected as error:
+                    results[i] = error
+                    continue
+                height, width = frames[i].shape[:2]
+                results[i] = np.ascontiguousarray(from_working(to_uint8(image), height, width))
+        return results
+
     def set_prompt(self, prompt: str) -> None:
         """Use `prompt` from the next frame on.
 
@@ -251,6 +286,15 @@ class DiffusersTranslator(Translator):
     def _run_pipeline(self, image: PIL.Image.Image, height: int, width: int,
                       generator: torch.Generator) -> np.ndarray:
         """Run the pipeline on `image`; return float images of shape (1, height, width, 3)."""
+
+    def _run_pipeline_batch(self, images: List[PIL.Image.Image], height: int, width: int,
+                            generators: List[torch.Generator]) -> np.ndarray:
+        """Run the pipeline on same-size images; return float images (B, height, width, 3).
+
+        This default runs one call per image; backends that batch override it.
+        """
+        return np.concatenate([self._run_pipeline(image, height, width, generator)
+                               for image, generator in zip(images, generators)])
 
     def _encode_prompt(self, pipeline: Any, prompt: str) -> Embeddings:
         """Return the prompt embeddings that `_run_pipeline` passes to the pipeline."""

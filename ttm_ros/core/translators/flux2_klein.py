@@ -8,13 +8,14 @@ images above 1024 x 1024 pixels itself, so the working size is capped there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 import numpy as np
 import PIL.Image
 import torch
 
 from ttm_ros.core.translators.diffusers_common import DiffusersTranslator, Embeddings
+from ttm_ros.core.translators.flux2_batch import edit_batch
 
 
 class Flux2KleinTranslator(DiffusersTranslator):
@@ -47,3 +48,10 @@ class Flux2KleinTranslator(DiffusersTranslator):
             negative_prompt_embeds=negative, height=height, width=width,
             num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
             generator=generator, output_type='np').images
+
+    def _run_pipeline_batch(self, images: List[PIL.Image.Image], height: int, width: int,
+                            generators: List[torch.Generator]) -> np.ndarray:
+        if len(images) == 1 or not self.pipeline.config.is_distilled:
+            return super()._run_pipeline_batch(images, height, width, generators)
+        return edit_batch(self.pipeline, images, self._embedding('prompt_embeds'), self.steps,
+                          generators)
