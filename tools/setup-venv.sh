@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or update) the project's Python environment in .venv without a ROS install:
-# ROS 2 Kilted wheels from PyPI, CPU torch, diffusers, transformers, onnxruntime, opencv.
+# ROS 2 Kilted wheels from PyPI, vision_msgs built from source, CPU torch, diffusers, transformers, onnxruntime, opencv.
 # Safe to run again: it only installs what is missing. Usage: tools/setup-venv.sh
 set -euo pipefail
 
@@ -24,4 +24,6 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$root"
   echo "$wanted" >"$stamp"
 fi
+# vision_msgs has no wheel: build it from tools/vision_msgs into the venv.
+"$root/tools/build-vision-msgs.sh" "$venv"
 echo "Environment ready: $venv"
