@@ -325,6 +325,69 @@ def normalize_inplace(scores: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------
+# onnxruntime session and input encoding (shared with the ONNX classifier)
+
+
+def create_session(ort, model_path: pathlib.Path, graph_optimization: str, threads: int,
+                   device: str, device_parameter: str):
+    """Return an onnxruntime InferenceSession for `model_path`.
+
+    `graph_optimization` is all, extended, basic or disable; `threads` > 0 sets the
+    intra-op threads; `device` is auto or cpu (the CPU) or cuda / cuda:N (onnxruntime's
+    CUDA provider when installed, otherwise the CPU with a warning).
+    `device_parameter` names the parameter in error messages.
+    """
+    options = ort.SessionOptions()
+    levels = {
+        'disable': ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        'basic': ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        'extended': ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        'all': ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    options.graph_optimization_level = levels[graph_optimization]
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    providers = _providers(ort, device, device_parameter)
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=providers)
+    except Exception as error:  # onnxruntime raises its own exception types for bad models
+        raise ConfigurationError(
+            f'onnxruntime failed to load {model_path}: {error}; check that the file is '
+            'an ONNX model and that onnxruntime supports its opset') from error
+
+
+def _providers(ort, device: str, device_parameter: str) -> List[str]:
+    if device not in ('auto', 'cpu', 'cuda') and not device.startswith('cuda:'):
+        raise ConfigurationError(f'{device_parameter}={device!r} is invalid; use auto, cpu or cuda')
+    if not device.startswith('cuda'):
+        return ['CPUExecutionProvider']
+    if 'CUDAExecutionProvider' in ort.get_available_providers():
+        return ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    LOGGER.warning('%s=%s but onnxruntime has no CUDA provider (install onnxruntime-gpu); '
+                   'running on the CPU', device_parameter, device)
+    return ['CPUExecutionProvider']
+
+
+def encode_image(image: np.ndarray, config) -> np.ndarray:
+    """Return the input tensor (batch of one) for an RGB uint8 image.
+
+    `config` provides color_order, input_dtype, scale, mean, std and input_layout
+    (an `OnnxSegmenterConfig` or a classifier config with the same fields).
+    """
+    if config.color_order == 'BGR':
+        image = image[:, :, ::-1]
+    if config.input_dtype == 'uint8':
+        tensor = np.ascontiguousarray(image)
+    else:
+        tensor = image.astype(np.float32) * np.float32(config.scale)
+        tensor -= np.asarray(config.mean, dtype=np.float32)
+        tensor /= np.asarray(config.std, dtype=np.float32)
+    if config.input_layout == 'NCHW':
+        tensor = tensor.transpose(2, 0, 1)
+    return np.ascontiguousarray(tensor[None])
+
+
+# ---------------------------------------------------------------------------------
 # Segmenter
 
 
@@ -354,36 +417,9 @@ class OnnxSegmenter(Segmenter):
     # -- set-up ----------------------------------------------------------------------
 
     def _create_session(self):
-        ort = self._ort
-        options = ort.SessionOptions()
-        levels = {
-            'disable': ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            'basic': ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            'extended': ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            'all': ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        }
-        options.graph_optimization_level = levels[self.config.graph_optimization]
         threads = self.settings.num_threads if self.settings.num_threads > 0 else self.config.threads
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        try:
-            return ort.InferenceSession(str(self.config.model_path), options, providers=self._providers())
-        except Exception as error:  # onnxruntime raises its own exception types for bad models
-            raise ConfigurationError(
-                f'onnxruntime failed to load {self.config.model_path}: {error}; check that the file is '
-                'an ONNX model and that onnxruntime supports its opset') from error
-
-    def _providers(self) -> List[str]:
-        device = self.settings.device
-        if device not in ('auto', 'cpu', 'cuda') and not device.startswith('cuda:'):
-            raise ConfigurationError(f'segmenter.device={device!r} is invalid; use auto, cpu or cuda')
-        if not device.startswith('cuda'):
-            return ['CPUExecutionProvider']
-        if 'CUDAExecutionProvider' in self._ort.get_available_providers():
-            return ['CUDAExecutionProvider', 'CPUExecutionProvider']
-        LOGGER.warning('segmenter.device=%s but onnxruntime has no CUDA provider (install onnxruntime-gpu); '
-                       'running on the CPU', device)
-        return ['CPUExecutionProvider']
+        return create_session(self._ort, self.config.model_path, self.config.graph_optimization,
+                              threads, self.settings.device, 'segmenter.device')
 
     def _find_node(self, nodes, name: str, kind: str) -> Tuple[str, List[Any]]:
         """Return the name and shape of the model input or output `name`."""
@@ -499,7 +535,7 @@ class OnnxSegmenter(Segmenter):
         """
         if self._session is None:
             raise FrameError('the ONNX segmenter was closed; build a new one')
-        tensor = self._encode(image)
+        tensor = encode_image(image, self.config)
         output = self._session.run([self._output_name], {self._input_name: tensor})[0]
         scores = output[0] if self.config.output_layout == 'NCHW' else np.moveaxis(output[0], -1, 0)
         scores = np.ascontiguousarray(scores, dtype=np.float32)
@@ -513,21 +549,6 @@ class OnnxSegmenter(Segmenter):
                 'the frame is skipped (check the model and the input normalisation)')
         return resize_scores(scores, image.shape[0], image.shape[1])
 
-    def _encode(self, image: np.ndarray) -> np.ndarray:
-        """Return the input tensor (batch of one) for an RGB uint8 image."""
-        config = self.config
-        if config.color_order == 'BGR':
-            image = image[:, :, ::-1]
-        if config.input_dtype == 'uint8':
-            tensor = np.ascontiguousarray(image)
-        else:
-            tensor = image.astype(np.float32) * np.float32(config.scale)
-            tensor -= np.asarray(config.mean, dtype=np.float32)
-            tensor /= np.asarray(config.std, dtype=np.float32)
-        if config.input_layout == 'NCHW':
-            tensor = tensor.transpose(2, 0, 1)
-        return np.ascontiguousarray(tensor[None])
 
-
-__all__ = ['OnnxSegmenter', 'OnnxSegmenterConfig', 'load_config', 'resolve_config_path', 'resolve_model_path',
+__all__ = ['OnnxSegmenter', 'OnnxSegmenterConfig', 'create_session', 'encode_image', 'load_config', 'resolve_config_path', 'resolve_model_path',
            'normalize_inplace', 'resize_scores', 'softmax_inplace', 'tile_keep_ranges', 'tile_offsets']
