@@ -120,11 +120,15 @@ class DiffusersTranslator(Translator):
     max_pixels: Optional[int] = None
 
     def __init__(self, settings: Optional[TranslatorSettings] = None,
-                 components: Optional[Mapping[str, Any]] = None):
+                 components: Optional[Mapping[str, Any]] = None,
+                 pipeline: Any = None, embeddings: Optional[Embeddings] = None):
         """Load the pipeline named by `settings.model`.
 
         `components` are pre-built pipeline components (for example a processor) that
         replace the ones in the model folder; they are passed to `from_pretrained`.
+        `pipeline` is an already built pipeline (quantised, or with random weights in a
+        benchmark) used instead of loading one; `settings.model` then only names it.
+        `embeddings` are prompt embeddings to use instead of the cache or the encoder.
         """
         super().__init__(settings)
         # 1. Validate the settings and choose device and dtype.
@@ -143,12 +147,14 @@ class DiffusersTranslator(Translator):
         self._cache = PromptEmbeddingCache(self.settings.cache_dir)
 
         # 2. Load the pipeline, without its text encoders when the prompt is cached.
-        self._embeddings: Optional[Embeddings] = None
-        if self.text_components:
+        self._embeddings: Optional[Embeddings] = self._on_device(embeddings)
+        if self.text_components and self._embeddings is None:
             self._embeddings = self._on_device(
                 self._cache.load(self._cache_entry(self.settings.prompt)))
         skip_text = self._embeddings is not None
-        self.pipeline = self._load_pipeline(skip_text_components=skip_text)
+        if pipeline is None:
+            pipeline = self._load_pipeline(skip_text_components=skip_text)
+        self.pipeline = pipeline
         self._prepare_pipeline(self.pipeline)
 
         # 3. Encode the prompt once, cache it, and release the text encoders.
