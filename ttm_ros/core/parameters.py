@@ -9,9 +9,10 @@ Parameter names are flat with dots (`translator.name`), as in YAML parameter fil
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ttm_ros.core.errors import ConfigurationError
+from ttm_ros.core.prompts import DEFAULT_PRESET, prompt_problem, resolve_prompt
 from ttm_ros.core.segmenters.base import SegmenterSettings
 from ttm_ros.core.translators.base import TranslatorSettings
 
@@ -22,6 +23,8 @@ class ParameterSpec:
 
     `minimum`/`maximum` are inclusive; `choices` lists the valid strings; a
     `dynamic` parameter may change while the node runs, others need a restart.
+    `value_check`, when set, returns why a value of the right type is invalid (or
+    None), for rules beyond a range.
     """
 
     name: str
@@ -32,6 +35,7 @@ class ParameterSpec:
     maximum: Optional[float] = None
     choices: Tuple[str, ...] = ()
     dynamic: bool = False
+    value_check: Optional[Callable[[Any], Optional[str]]] = None
 
     @property
     def type_name(self) -> str:
@@ -50,6 +54,9 @@ class ParameterSpec:
             return f'{self.name}={value} is below the minimum {self.minimum}'
         if self.maximum is not None and value > self.maximum:
             return f'{self.name}={value} is above the maximum {self.maximum}'
+        if self.value_check is not None:
+            problem = self.value_check(value)
+            return None if problem is None else f'{self.name}: {problem}'
         return None
 
 
@@ -58,8 +65,11 @@ class ParameterSpec:
 _TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
     'model': dict(description='Hub id or local directory of the diffusers editing pipeline; '
                   'required by flux2-klein, kontext and qwen-edit.'),
-    'prompt': dict(description='Source-domain prompt given to the editor for every frame.',
-                   dynamic=True),
+    'prompt': dict(default=DEFAULT_PRESET, value_check=prompt_problem, dynamic=True,
+                   description='Source-domain prompt given to the editor for every frame: a '
+                   'preset name (clear_day_driving, realistic_photo), a prompt file ending in '
+                   '.yaml (written by ttm-ros prompt), or the text itself (contains spaces). '
+                   'Setting it again re-reads the file.'),
     'steps': dict(description='Denoising steps per frame; 0 selects the backend default.',
                   minimum=0, maximum=200),
     'guidance_scale': dict(description='Guidance scale of the editor; 0 selects the backend '
@@ -104,6 +114,20 @@ _SEGMENTER_FIELDS: Dict[str, Dict[str, Any]] = {
                         maximum=256),
 }
 
+
+def _translator_spec(field: dataclasses.Field) -> ParameterSpec:
+    """Return the spec of one TranslatorSettings field.
+
+    A `default` in `_TRANSLATOR_FIELDS` replaces the field's own: the prompt parameter
+    defaults to a preset name, which `settings_from_values` resolves to the text.
+    """
+    options = dict(_TRANSLATOR_FIELDS.get(field.name, {'description': ''}))
+    default = options.pop('default', field.default)
+    if default is dataclasses.MISSING:
+        default = field.default_factory()  # type: ignore[misc]
+    return ParameterSpec('translator.' + field.name, default, **options)
+
+
 #: Parameters of every camera-processing node (TTM node, detection node): input,
 #: QoS, scheduling and diagnostics.
 FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
@@ -141,17 +165,59 @@ NODE_PARAMETERS: List[ParameterSpec] = [
                   minimum=0.0, maximum=1.0, dynamic=True),
     ParameterSpec('translator.name', 'classical', 'Translator backend: identity, classical, '
                   'flux2-klein, kontext, qwen-edit, or package.module:ClassName.'),
-    *[ParameterSpec('translator.' + field.name, field.default
-                    if not isinstance(field.default, dataclasses._MISSING_TYPE)
-                    else field.default_factory(),  # type: ignore[misc]
-                    **_TRANSLATOR_FIELDS.get(field.name, {'description': ''}))
-      for field in dataclasses.fields(TranslatorSettings) if field.name != 'extra'],
+    *[_translator_spec(field) for field in dataclasses.fields(TranslatorSettings)
+      if field.name != 'extra'],
     ParameterSpec('segmenter.name', 'onnx', 'Segmenter backend: onnx, transformers, or '
                   'package.module:ClassName.'),
     *[ParameterSpec('segmenter.' + field.name, field.default,
                     **_SEGMENTER_FIELDS.get(field.name, {'description': ''}))
       for field in dataclasses.fields(SegmenterSettings) if field.name != 'extra'],
 ]
+
+#: Parameters of the detection node: the frame-node parameters (subscribed by default
+#: to the TTM node's pseudo-source image) plus the detector, fusion and outputs.
+DETECTION_NODE_PARAMETERS: List[ParameterSpec] = [
+    *[dataclasses.replace(spec, default='pseudo_source/image_raw', description=(
+        'Image topic to detect on: the TTM node\'s pseudo-source image by default, or a '
+        'camera topic to detect on the original frames.'))
+      if spec.name == 'input.topic' else spec for spec in FRAME_NODE_PARAMETERS],
+    ParameterSpec('original.topic', '', 'Original camera topic (sensor_msgs/Image) whose frames '
+                  'are matched to the input by header stamp, for detection fusion and the '
+                  'composite view; empty subscribes to nothing.'),
+    ParameterSpec('detector.name', 'onnx', 'Detector backend: onnx (grid-output models such as '
+                  'YOLOX), transformers, torchvision, or package.module:ClassName.'),
+    ParameterSpec('detector.model', '', 'Hub id or local directory (transformers), .onnx file '
+                  '(onnx; overrides the model named in detector.config) or builder name '
+                  '(torchvision).'),
+    ParameterSpec('detector.config', 'yolox_nano_coco', 'YAML file of the onnx detector (input '
+                  'size, strides, classes), a bare name is looked up in config/models; for '
+                  'torchvision an optional state-dict file.'),
+    ParameterSpec('detector.device', 'auto', 'auto (CUDA when available), cpu, cuda or cuda:N.'),
+    ParameterSpec('detector.num_threads', 0, 'CPU threads of the backend; 0 lets it choose.',
+                  minimum=0, maximum=256),
+    ParameterSpec('detector.score_threshold', 0.3, 'Detections with a lower score are dropped.',
+                  minimum=0.0, maximum=1.0, dynamic=True),
+    ParameterSpec('detector.nms_iou', 0.45, 'IoU above which NMS removes the lower-scoring box '
+                  'of one class (onnx detector).', minimum=0.0, maximum=1.0),
+    ParameterSpec('detector.max_detections', 100, 'Most detections published per frame.',
+                  minimum=1, maximum=10000, dynamic=True),
+    ParameterSpec('detector.class_map', '', 'YAML mapping of model labels to published labels '
+                  '(e.g. coco_to_driving in config/class_maps); unmapped labels are dropped. '
+                  'Empty publishes the model labels.'),
+    ParameterSpec('fusion.mode', 'none', 'Box fusion of the detections on the original frame '
+                  '(from original.topic) and on the input: none (input only), wbf (weighted '
+                  'box fusion) or nms (score-aware NMS over both).',
+                  choices=('none', 'wbf', 'nms'), dynamic=True),
+    ParameterSpec('fusion.iou', 0.55, 'IoU above which two boxes of one label are fused.',
+                  minimum=0.0, maximum=1.0, dynamic=True),
+    ParameterSpec('output.overlay', True, 'Publish the input image with boxes and labels drawn.'),
+    ParameterSpec('output.composite', True, 'Create the composite view topic (original, '
+                  'pseudo-source, segmentation overlay, boxes, latency and rate); it is rendered '
+                  'only while someone subscribes.'),
+    ParameterSpec('composite.segmentation_topic', 'segmentation/overlay', 'Segmentation overlay '
+                  'shown in the composite view; empty leaves that tile black.'),
+]
+
 
 @dataclasses.dataclass
 class NodeSettings:
@@ -207,7 +273,9 @@ def settings_from_values(values: Mapping[str, Any]) -> NodeSettings:
     ConfigurationError naming the parameter and the valid range.
     """
     merged = checked_values(values, NODE_PARAMETERS)
-    translator = TranslatorSettings(**_section(merged, 'translator.', exclude=('name',)))
+    translator_values = _section(merged, 'translator.', exclude=('name',))
+    translator_values['prompt'] = resolve_prompt(translator_values['prompt'])
+    translator = TranslatorSettings(**translator_values)
     segmenter = SegmenterSettings(**_section(merged, 'segmenter.', exclude=('name',)))
     return NodeSettings(merged, merged['translator.name'], translator,
                         merged['segmenter.name'], segmenter)

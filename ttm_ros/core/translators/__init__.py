@@ -5,8 +5,7 @@ without torch or diffusers installed.
 """
 
 from ttm_ros.core.registry import Registry
-from ttm_ros.core.translators.base import (
-    DEFAULT_SOURCE_PROMPT, Translator, TranslatorSettings)
+from ttm_ros.core.translators.base import Translator, TranslatorSettings
 
 TRANSLATORS: Registry[Translator] = Registry('translator')
 TRANSLATORS.register_lazy('identity', 'ttm_ros.core.translators.identity:IdentityTranslator')
@@ -21,5 +20,4 @@ def build_translator(name: str, settings: TranslatorSettings) -> Translator:
     return TRANSLATORS.create(name, settings)
 
 
-__all__ = ['DEFAULT_SOURCE_PROMPT', 'TRANSLATORS', 'Translator', 'TranslatorSettings',
-           'build_translator']
+__all__ = ['TRANSLATORS', 'Translator', 'TranslatorSettings', 'build_translator']

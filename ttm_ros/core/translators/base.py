@@ -20,13 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ttm_ros.core.errors import ConfigurationError, TranslationRejected
-
-DEFAULT_SOURCE_PROMPT = (
-    'Turn this photo into a clear sunny day: bright, uniform daylight, dry road, clean '
-    'air. Remove night darkness, fog, haze, rain, snow, glare and drops on the lens. '
-    'Keep every object, its position, size and shape, the camera angle and the framing '
-    'exactly as they are.'
-)
+from ttm_ros.core.prompts import default_prompt
 
 
 @dataclasses.dataclass
@@ -35,6 +29,9 @@ class TranslatorSettings:
 
     Editors (flux2-klein, kontext, qwen-edit):
     - `model`: hub id or local directory of a diffusers pipeline (required);
+    - `prompt`: source-domain prompt text, by default that of the `clear_day_driving`
+      preset. `ttm_ros.core.prompts.resolve_prompt` turns preset names and prompt
+      files into text;
     - `steps`: denoising steps per frame, 0 selects the backend default (flux2-klein 4,
       kontext 28, qwen-edit 50, or 8 with a LoRA);
     - `guidance_scale`: 0 selects the backend default (flux2-klein 1.0, kontext 2.5,
@@ -63,7 +60,7 @@ class TranslatorSettings:
     """
 
     model: str = ''
-    prompt: str = DEFAULT_SOURCE_PROMPT
+    prompt: str = dataclasses.field(default_factory=default_prompt)
     steps: int = 0
     guidance_scale: float = 0.0
     seed: int = 0
