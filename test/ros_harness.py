@@ -10,12 +10,11 @@ import json
 import os
 import pathlib
 import random
-import signal
-import subprocess
 import sys
-import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
+
+from ttm_ros.child_process import ChildProcess
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEST_DIR = REPO_ROOT / 'test'
@@ -33,59 +32,9 @@ def configure_ros_environment(log_dir: pathlib.Path) -> None:
     os.environ['PYTHONPATH'] = os.pathsep.join(p for p in paths if p)
 
 
-class Process:
-    """A child process with its output captured in memory and in a log file."""
-
-    def __init__(self, command: List[str], log_path: pathlib.Path,
-                 environment: Optional[Dict[str, str]] = None):
-        self.log_path = log_path
-        self.lines: List[str] = []
-        self._log = open(log_path, 'w')
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            env={**os.environ, **(environment or {})})
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip('\n'))
-            self._log.write(line)
-            self._log.flush()
-
-    @property
-    def output(self) -> str:
-        return '\n'.join(self.lines)
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        """Wait until a line contains `text`; fail with the output if the process exits."""
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            if self.process.poll() is not None:
-                time.sleep(0.2)
-                raise AssertionError(f'process exited ({self.process.returncode}) before '
-                                     f'printing {text!r}:\n{self.output[-4000:]}')
-            if time.monotonic() > deadline:
-                raise AssertionError(f'no {text!r} within {timeout} s:\n{self.output[-4000:]}')
-            time.sleep(0.05)
-
-    def wait(self, timeout: float) -> int:
-        self.process.wait(timeout=timeout)
-        self._reader.join(timeout=5)
-        return self.process.returncode
-
-    def stop(self) -> int:
-        """Send SIGINT, wait, and return the exit code (kill after 20 s)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=5)
-        self._log.close()
-        return self.process.returncode
+def Process(command: List[str], log_path: pathlib.Path) -> ChildProcess:
+    """Start `command` with this run's environment; output goes to `log_path`."""
+    return ChildProcess(log_path.stem, command, log_path, dict(os.environ))
 
 
 def start_node(log_dir: pathlib.Path, parameters: Dict[str, object], profile: str = 'cpu',
@@ -99,7 +48,7 @@ def start_node(log_dir: pathlib.Path, parameters: Dict[str, object], profile: st
         text = ('true' if value else 'false') if isinstance(value, bool) else str(value)
         command += ['-p', f'{name}={text}']
     process = Process(command, log_dir / f'node_{time.monotonic_ns()}.log')
-    process.wait_for('ready in', timeout=120)
+    process.wait_for_line('ready in', timeout=120)
     return process
 
 

@@ -66,7 +66,7 @@ class NodeSpec:
         for path in self.parameter_files:
             arguments += ['--params-file', path]
         for name, value in self.parameters.items():
-            arguments += ['-p', f'{name}:={_yaml_scalar(value)}']
+            arguments += ['-p', f'{name}:={yaml_scalar(value)}']
         for source, target in self.remappings:
             arguments += ['-r', f'{source}:={target}']
         return arguments
@@ -129,7 +129,7 @@ def _absolute(namespace: str) -> str:
     return namespace if namespace.startswith('/') else '/' + namespace
 
 
-def _yaml_scalar(value: Any) -> str:
+def yaml_scalar(value: Any) -> str:
     """Return `value` written as a YAML scalar for `-p name:=value`, strings quoted as needed."""
     if isinstance(value, bool):
         return 'true' if value else 'false'

@@ -15,7 +15,11 @@ def parse_parameter(text: str) -> tuple:
     name, separator, value = text.partition('=')
     if not separator or not name:
         raise argparse.ArgumentTypeError(f'parameter {text!r} is invalid; write name=value')
-    return name.strip(), yaml.safe_load(value) if value else ''
+    if not value:
+        return name.strip(), ''
+    parsed = yaml.safe_load(value)
+    # A value that YAML reads as a mapping or list ("clear day: dry road") is text.
+    return name.strip(), parsed if isinstance(parsed, (str, int, float, bool)) else value
 
 
 def add_parameter_option(parser: argparse.ArgumentParser) -> None:

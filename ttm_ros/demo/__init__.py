@@ -18,22 +18,21 @@ import json
 import os
 import pathlib
 import random
-import signal
-import subprocess
 import sys
-import threading
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
 import yaml
 
+from ttm_ros.child_process import ChildProcess
 from ttm_ros.core import labels
 from ttm_ros.core.errors import ConfigurationError
 from ttm_ros.core.parameters import defaults
 from ttm_ros.demo import summary
 from ttm_ros.demo.sources import FrameRef, is_bag, iterate_bag, list_frames
+from ttm_ros.launch_description import yaml_scalar
 from ttm_ros.paths import resolve_config
 
 NAMESPACE = '/ttm_demo'
@@ -75,24 +74,21 @@ def run_demo(options: DemoOptions) -> dict:
                     '--namespace', NAMESPACE, '--camera-topic', CAMERA_TOPIC,
                     '--transport', manifest['transport'], '--dds-profile', 'none']
     for name, value in {**DEMO_PARAMETERS, **options.parameters}.items():
-        node_command += ['-p', f'{name}={_yaml_value(value)}']
+        node_command += ['-p', f'{name}={yaml_scalar(value)}']
     logs = options.out / 'logs'
     started = time.monotonic()
-    with _Process('node', node_command, environment, logs) as node, \
-            _Process('recorder', [sys.executable, '-m', 'ttm_ros.demo.collector',
-                                  str(options.out / 'manifest.json'), str(options.out),
-                                  '--namespace', NAMESPACE, '--names-topic', NAMES_TOPIC,
-                                  '--timeout', str(options.timeout)],
-                     environment, logs) as recorder:
-        recorder.wait_for_line('READY', timeout=options.timeout, also_alive=node)
-        with _Process('camera', [sys.executable, '-m', 'ttm_ros.demo.publisher',
-                                 str(options.out / 'manifest.json'),
-                                 '--camera-topic', CAMERA_TOPIC,
-                                 '--mask-topic', NAMESPACE + '/segmentation/mask',
-                                 '--names-topic', NAMES_TOPIC],
-                      environment, logs) as camera:
-            camera.wait(options.timeout, also_alive=node)
-        recorder.wait(60.0)
+    recorder_command = [sys.executable, '-m', 'ttm_ros.demo.collector',
+                        str(options.out / 'manifest.json'), str(options.out), '--namespace', NAMESPACE,
+                        '--names-topic', NAMES_TOPIC, '--timeout', str(options.timeout)]
+    camera_command = [sys.executable, '-m', 'ttm_ros.demo.publisher', str(options.out / 'manifest.json'),
+                      '--camera-topic', CAMERA_TOPIC, '--mask-topic', NAMESPACE + '/segmentation/mask',
+                      '--names-topic', NAMES_TOPIC]
+    with ChildProcess('node', node_command, logs / 'node.log', environment) as node, \
+            ChildProcess('recorder', recorder_command, logs / 'recorder.log', environment) as recorder:
+        recorder.wait_for_line('READY', timeout=options.timeout, also_alive=[node])
+        with ChildProcess('camera', camera_command, logs / 'camera.log', environment) as camera:
+            _check_exit(camera, camera.wait(options.timeout, also_alive=[node]))
+        _check_exit(recorder, recorder.wait(60.0))
     wall_s = time.monotonic() - started
 
     # 3. Scores from the saved masks, the side-by-side views and summary.json.
@@ -257,69 +253,6 @@ def _side_by_side(out_dir: pathlib.Path, name: str, original: np.ndarray) -> Non
                 np.hstack([original, pseudo, overlay]), [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
-def _yaml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
-
-
-class _Process:
-    """A child process whose output goes to `<logs>/<name>.log`, stopped on exit."""
-
-    def __init__(self, name: str, command: List[str], environment: Dict[str, str],
-                 logs: pathlib.Path):
-        self.name = name
-        logs.mkdir(parents=True, exist_ok=True)
-        self.log_path = logs / f'{name}.log'
-        self._log = open(self.log_path, 'w')
-        self.process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self._lines: List[str] = []
-        self._reader = threading.Thread(target=self._copy_output, daemon=True)
-        self._reader.start()
-
-    def _copy_output(self) -> None:
-        for line in self.process.stdout:
-            self._lines.append(line.rstrip('\n'))
-            self._log.write(line)
-            self._log.flush()
-
-    def __enter__(self) -> '_Process':
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=5)
-        self._log.close()
-
-    def failure(self) -> str:
-        tail = '\n'.join(self._lines[-20:])
-        return (f'the {self.name} process exited with code {self.process.returncode}; '
-                f'its log is {self.log_path}:\n{tail}')
-
-    def wait_for_line(self, text: str, timeout: float, also_alive: '_Process') -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self._lines:
-            for process in (self, also_alive):
-                if process.process.poll() is not None:
-                    raise RuntimeError(process.failure())
-            if time.monotonic() > deadline:
-                raise TimeoutError(f'the {self.name} process did not print {text} within {timeout:.0f} s')
-            time.sleep(0.05)
-
-    def wait(self, timeout: float, also_alive: Optional['_Process'] = None) -> None:
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None:
-            if also_alive is not None and also_alive.process.poll() is not None:
-                raise RuntimeError(also_alive.failure())
-            if time.monotonic() > deadline:
-                raise TimeoutError(f'the {self.name} process did not finish within {timeout:.0f} s')
-            time.sleep(0.05)
-        if self.process.returncode != 0:
-            raise RuntimeError(self.failure())
+def _check_exit(process: ChildProcess, code: int) -> None:
+    if code != 0:
+        raise RuntimeError(process.failure())
