@@ -1,13 +1,14 @@
 """The node list of `launch/ttm.launch.py` and `ttm-ros run`, built in one place.
 
-`launch` and `launch_ros` are not needed to import this module: the launch file turns
+`launch` and `launch_ros` are not needed to import this module. The launch file turns
 each `NodeSpec` into a `launch_ros.actions.Node`, and the in-process runner turns the
-same spec into `--ros-args` for an rclpy node, so both start the same nodes with the
-same parameters, and the tests cover the list without a launch install.
+same spec into `--ros-args` for an rclpy node. Both therefore start the same nodes with
+the same parameters, and the tests cover the list without a launch install.
 
 Parameter precedence, lowest first: the node's declared defaults, the profile YAML
 (`config/<profile>.yaml`), the extra `params_file`, then the launch arguments
-(`camera_topic`, `use_sim_time`, `transport`).
+(`camera_topic`, `use_sim_time`, `transport`). With `detection:=true` the
+detection node starts too, with the same files.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ LAUNCH_ARGUMENTS: Tuple[LaunchArgument, ...] = (
     LaunchArgument('params_file', '', 'Optional YAML parameter file applied after the profile.'),
     LaunchArgument('namespace', '', 'Namespace of the nodes and their topics.'),
     LaunchArgument('use_sim_time', 'false', 'Use the /clock topic as time (true for bag replays).'),
+    LaunchArgument('detection', 'false', 'Also start detection_node on the pseudo-source image, '
+                   'with the camera topic as its original stream.'),
     LaunchArgument('dds_profile', 'large_images', 'Fast DDS profile set as '
                    'FASTDDS_DEFAULT_PROFILES_FILE when that variable is unset: a name in '
                    'config/fastdds (large_images, large_images_localhost), a path, or none.'),
@@ -101,8 +104,19 @@ def node_specs(arguments: Optional[Mapping[str, str]] = None) -> List[NodeSpec]:
         'input.transport': values['transport'],
         'use_sim_time': parse_bool(values['use_sim_time'], 'use_sim_time'),
     }
-    return [NodeSpec(executable='ttm_node', name='ttm_node', namespace=values['namespace'],
-                     parameter_files=files, parameters=parameters)]
+    specs = [NodeSpec(executable='ttm_node', name='ttm_node', namespace=values['namespace'],
+                      parameter_files=files, parameters=dict(parameters))]
+    if parse_bool(values['detection'], 'detection'):
+        # The detection node reads the pseudo-source image in the same namespace; the
+        # camera stream is its original stream (for fusion and the composite view).
+        specs.append(NodeSpec(executable='detection_node', name='detection_node',
+                              namespace=values['namespace'], parameter_files=list(files),
+                              parameters={'use_sim_time': parameters['use_sim_time']}))
+        # NOTE: the original stream is subscribed as raw Image only, so with
+        # transport:=compressed the detection node runs without it.
+        if values['transport'] == 'raw':
+            specs[-1].parameters['original.topic'] = values['camera_topic']
+    return specs
 
 
 def resolve_arguments(arguments: Optional[Mapping[str, str]] = None) -> Dict[str, str]:

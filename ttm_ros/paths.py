@@ -1,4 +1,4 @@
-"""Where the package's installed files (config, launch) are found.
+"""Lookup of the package's installed files (config, launch).
 
 Lookup order for the share folder: the ament index (a colcon install or a sourced
 workspace), then the source checkout this module was imported from (an editable

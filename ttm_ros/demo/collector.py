@@ -2,10 +2,10 @@
 
 Run by `ttm-ros demo`; not a user command. For each frame it writes
 `<frame>_pseudo_source.png`, `<frame>_fused_mask.png`, `<frame>_base_mask.png`,
-`<frame>_ttm_mask.png` and `<frame>_overlay.png` into the output folder, checks that
-each output's header equals the input header and its size the input size, and writes
-`collected.json` (per frame: stage timings, fallback, header and size checks) when every
-frame is complete or on timeout. It prints READY once all its topics are matched.
+`<frame>_ttm_mask.png` and `<frame>_overlay.png` into the output folder. It checks that
+each output's header equals the input header and its size the input size. When every
+frame is complete, or on timeout, it writes `collected.json` (per frame: stage timings,
+fallback, header and size checks). It prints READY once all its topics are matched.
 
 Usage: python -m ttm_ros.demo.collector MANIFEST OUT_DIR --namespace NS
 """
