@@ -19,6 +19,7 @@ setup(
         ('share/' + PACKAGE + '/config/fastdds', glob('config/fastdds/*.xml')),
         ('share/' + PACKAGE + '/config/models', glob('config/models/*.yaml')),
         ('share/' + PACKAGE + '/config/prompts', glob('config/prompts/*.yaml')),
+        ('share/' + PACKAGE + '/config/prompts/tasks', glob('config/prompts/tasks/*.yaml')),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools', 'numpy', 'pyyaml', 'pillow', 'opencv-python-headless'],

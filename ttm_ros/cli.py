@@ -3,6 +3,7 @@
   ttm-ros run   [--profile cpu] [--camera-topic T] [-p name=value ...]
   ttm-ros demo  [--input DIR_OR_BAG] [--labels DIR] [--out DIR] [--profile cpu]
   ttm-ros docs  [--check]
+  ttm-ros prompt TASK.yaml [--endpoint URL] [--model NAME] [--out FILE] [--render-only]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ COMMANDS = {
     'run': 'ttm_ros.commands.run',
     'demo': 'ttm_ros.commands.demo',
     'docs': 'ttm_ros.commands.docs',
+    'prompt': 'ttm_ros.commands.prompt',
 }
 
 

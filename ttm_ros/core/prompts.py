@@ -9,10 +9,10 @@ that text:
    `<share>/config/prompts/<name>.yaml`, which must exist;
 3. any other value is the prompt text itself.
 
-Presets and the files written by `ttm-ros prompt` share one YAML format: a mapping
-with the required key `prompt` (the text) and the optional keys `description` (what
-the prompt is for) and `provenance` (how it was made: meta-prompt, model, endpoint
-host, creation time, hashes of the example images).
+Presets and the files written by `ttm-ros prompt` share one YAML format. It is a
+mapping with the required key `prompt` (the text) and two optional keys:
+`description` (what the prompt is for) and `provenance` (how it was made: meta-prompt,
+model, endpoint host, creation time, hashes of the example images).
 
 `load_task` and `build_meta_prompt` render a task description (YAML) into the
 meta-prompt that asks a multimodal LLM to write such a prompt. Nothing here touches
@@ -44,7 +44,8 @@ PRESET_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
 
 #: Image types that chat-completions servers accept as data URLs, by leading bytes.
 IMAGE_SIGNATURES = {b'\x89PNG\r\n\x1a\n': 'image/png', b'\xff\xd8\xff': 'image/jpeg'}
-#: Largest example image sent to the LLM; OpenAI's documented per-image limit is 20 MB.
+#: Largest example image that is sent to the LLM.
+# NOTE: an estimate of what servers accept; each server sets its own request size limit.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
@@ -59,7 +60,7 @@ class PromptRecord:
 
 
 def read_prompt_file(path: pathlib.Path) -> PromptRecord:
-    """Read a prompt file; raise ConfigurationError naming the file and the problem."""
+    """Read a prompt file. Raise ConfigurationError naming the file and the problem."""
     try:
         document = yaml.safe_load(path.read_text(encoding='utf-8'))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -118,8 +119,10 @@ def list_presets() -> List[str]:
 
 @functools.lru_cache(maxsize=None)
 def load_preset(name: str) -> str:
-    """Return the prompt text of the preset `name`; raise ConfigurationError listing the
-    presets when there is none of that name."""
+    """Return the prompt text of the preset `name`.
+
+    Raise ConfigurationError, listing the presets, when there is none of that name.
+    """
     path = preset_folder() / f'{name}.yaml'
     if not PRESET_NAME.match(name) or not path.is_file():
         raise ConfigurationError(
@@ -196,7 +199,7 @@ class SourceImage:
 
 @dataclasses.dataclass(frozen=True)
 class TaskDescription:
-    """What a source-domain prompt must achieve, as read from a task YAML file.
+    """Goal and constraints of a source-domain prompt, as read from a task YAML file.
 
     Required: `task` (the downstream perception task), `editor` (the editing model
     that will receive the prompt), `objective`, `domain_context`, `expected_shifts`
@@ -258,7 +261,7 @@ def _read_task_document(path: pathlib.Path) -> Mapping[str, Any]:
     missing = [name for name in REQUIRED_FIELDS if document.get(name) in (None, '', [])]
     if missing:
         raise ConfigurationError(
-            f'task file {path} lacks the required field(s) {", ".join(missing)}')
+            f'task file {path} is missing the required field(s) {", ".join(missing)}; add them')
     return document
 
 
@@ -304,7 +307,7 @@ def read_source_image(folder: pathlib.Path, entry: str) -> SourceImage:
 
 # ------------------------------------------------------------------ meta-prompt
 def build_meta_prompt(task: TaskDescription) -> str:
-    """Render the meta-prompt that asks a multimodal LLM for the source-domain prompt.
+    """Render the meta-prompt, the request to a multimodal LLM for the source-domain prompt.
 
     Each section appears only when its field is set, so an optional field that is
     missing leaves no trace in the text.
