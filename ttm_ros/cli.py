@@ -3,6 +3,8 @@
   ttm-ros run   [--profile cpu] [--camera-topic T] [-p name=value ...]
   ttm-ros demo  [--input DIR_OR_BAG] [--labels DIR] [--out DIR] [--profile cpu]
   ttm-ros docs  [--check]
+  ttm-ros eval  (--images DIR --labels DIR | --dataset DIR | --bag PATH) --out DIR
+  ttm-ros record FRAMES_DIR BAG [--compressed]
   ttm-ros prompt TASK.yaml [--endpoint URL] [--model NAME] [--out FILE] [--render-only]
 """
 
@@ -22,6 +24,8 @@ COMMANDS = {
     'run': 'ttm_ros.commands.run',
     'demo': 'ttm_ros.commands.demo',
     'docs': 'ttm_ros.commands.docs',
+    'eval': 'ttm_ros.commands.eval',
+    'record': 'ttm_ros.commands.record',
     'prompt': 'ttm_ros.commands.prompt',
 }
 

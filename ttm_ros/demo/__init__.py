@@ -58,6 +58,9 @@ class DemoOptions:
     topic: str = ''
     limit: int = 0
     timeout: float = 3600.0
+    # Replay time: the camera publishes /clock from the bag's header stamps and the
+    # node runs with use_sim_time (bag input only).
+    use_sim_time: bool = False
 
 
 def run_demo(options: DemoOptions) -> dict:
@@ -72,7 +75,8 @@ def run_demo(options: DemoOptions) -> dict:
     environment = demo_environment(options.out)
     node_command = [sys.executable, '-m', 'ttm_ros.cli', 'run', '--profile', options.profile,
                     '--namespace', NAMESPACE, '--camera-topic', CAMERA_TOPIC,
-                    '--transport', manifest['transport'], '--dds-profile', 'none']
+                    '--transport', manifest['transport'], '--dds-profile', 'none',
+                    '--use-sim-time', 'true' if options.use_sim_time else 'false']
     for name, value in {**DEMO_PARAMETERS, **options.parameters}.items():
         node_command += ['-p', f'{name}={yaml_scalar(value)}']
     logs = options.out / 'logs'
@@ -82,7 +86,7 @@ def run_demo(options: DemoOptions) -> dict:
                         '--names-topic', NAMES_TOPIC, '--timeout', str(options.timeout)]
     camera_command = [sys.executable, '-m', 'ttm_ros.demo.publisher', str(options.out / 'manifest.json'),
                       '--camera-topic', CAMERA_TOPIC, '--mask-topic', NAMESPACE + '/segmentation/mask',
-                      '--names-topic', NAMES_TOPIC]
+                      '--names-topic', NAMES_TOPIC] + (['--clock'] if options.use_sim_time else [])
     with ChildProcess('node', node_command, logs / 'node.log', environment) as node, \
             ChildProcess('recorder', recorder_command, logs / 'recorder.log', environment) as recorder:
         recorder.wait_for_line('READY', timeout=options.timeout, also_alive=[node])

@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     parser.add_argument('--mask-topic', required=True)
     parser.add_argument('--names-topic', required=True,
                         help='std_msgs/String topic that maps each stamp to its frame name')
+    parser.add_argument('--clock', action='store_true',
+                        help="publish /clock with each frame's header stamp before the frame (use_sim_time)")
     parser.add_argument('--window', type=int, default=2, help='frames in flight at most')
     parser.add_argument('--frame-timeout', type=float, default=300.0,
                         help='seconds to wait for one frame result before going on')
@@ -77,6 +79,11 @@ def main(argv=None) -> int:
     names = node.create_publisher(String, args.names_topic, QoSProfile(
         depth=len(manifest['frames']) + 1, reliability=ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    clock = None
+    if args.clock:
+        from rosgraph_msgs.msg import Clock
+        clock = node.create_publisher(Clock, '/clock', QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     done = set()
     node.create_subscription(Image, args.mask_topic, lambda m: done.add(
         m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), QoSProfile(
@@ -94,6 +101,8 @@ def main(argv=None) -> int:
             wait_until(node, lambda: len([s for s in sent if s not in done]) < args.window,
                        args.frame_timeout, f'results of frames {[s for s in sent if s not in done]}')
             names.publish(String(data=f"{stamp} {entry['name']}"))
+            if clock is not None:
+                clock.publish(Clock(clock=msg.header.stamp))
             publisher.publish(msg)
             sent.append(stamp)
             print(f"published {entry['name']}", flush=True)
