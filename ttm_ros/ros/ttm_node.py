@@ -22,6 +22,7 @@ from ttm_ros import topics
 from ttm_ros.core import labels
 from ttm_ros.core.parameters import NODE_PARAMETERS, settings_from_values
 from ttm_ros.core.pipeline import FrameResult, TTMPipeline, build_pipeline
+from ttm_ros.core.prompts import describe_prompt_value, resolve_prompt
 from ttm_ros.ros import qos
 from ttm_ros.ros.frame_node import FrameNode, run_node, timing_message
 from ttm_ros.ros.image_msgs import mono_to_image_msg, rgb_to_image_msg
@@ -43,6 +44,7 @@ class TTMNode(FrameNode):
                                f'{settings.segmenter_name!r}')
         self.pipeline: TTMPipeline = build_pipeline(settings)
         self.get_logger().info(f'translator: {self.pipeline.translator.describe()}')
+        self.get_logger().info(f'source prompt: {describe_prompt_value(self.values["translator.prompt"])}')
         self.get_logger().info(f'segmenter: {self.pipeline.segmenter.describe()}')
 
     def create_outputs(self) -> None:
@@ -79,8 +81,9 @@ class TTMNode(FrameNode):
         if name == 'fusion.weight':
             self.pipeline.weight = float(value)
         elif name == 'translator.prompt':
-            self.pipeline.translator.set_prompt(value)
-            self.get_logger().info('translator prompt changed; new frames use it')
+            self.pipeline.translator.set_prompt(resolve_prompt(value))
+            self.get_logger().info(f'translator prompt changed to {describe_prompt_value(value)}; '
+                                   'new frames use it')
 
     def extra_diagnostics(self) -> Dict[str, float]:
         return {'fallbacks': self.pipeline.fallbacks}
