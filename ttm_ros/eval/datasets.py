@@ -171,7 +171,8 @@ def read_image_folder(images: pathlib.Path, label_dir: pathlib.Path) -> Dataset:
     """A plain folder of images and a folder of label PNGs matched by frame id."""
     if not images.is_dir():
         raise ConfigurationError(f'image folder {images} not found; pass --images DIR')
-    return segmentation_pairs(_images_under(images), label_dir, 'folder', images)
+    frames = [path for path in _images_under(images) if labels.label_kind(path) is None]
+    return segmentation_pairs(frames, label_dir, 'folder', images)
 
 
 # ---------------------------------------------------------------------------------

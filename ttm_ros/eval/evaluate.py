@@ -20,7 +20,8 @@ from ttm_ros.eval.datasets import Dataset
 from ttm_ros.eval.runner import EvalPlan, ModelSpec, TranslatorSpec, column_names, run_offline
 
 DEFAULT_CLASSIFIER = 'onnx:mobilenetv2_int8_imagenet'
-DEFAULT_DETECTOR = 'onnx-yolox:yolox_nano_coco'
+DEFAULT_DETECTOR = 'onnx:yolox_nano_coco'
+MAP_SCORE_THRESHOLD = 0.01
 
 
 def parse_backend(text: str) -> tuple:
@@ -47,6 +48,11 @@ def plan_from_profile(task: str, out: pathlib.Path, profile: str, overrides: Dic
     if len(set(labels)) != len(labels):
         raise ConfigurationError(f'translators {labels} repeat a name; give each translator once')
     model_specs = [_model_spec(task, text, settings) for text in (models or [''])]
+    if task == 'detection':
+        # mAP integrates over the whole precision-recall curve, so low-score boxes count.
+        threshold = float(overrides.get('detector.score_threshold', MAP_SCORE_THRESHOLD))
+        for spec in model_specs:
+            spec.settings.score_threshold = threshold
     return EvalPlan(out=out, translators=translator_specs, models=model_specs,
                     fusion_weight=settings['fusion.weight'], **options)
 
