@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for tests.
 
 Each POST to /v1/chat/completions takes the next scripted reply (status, JSON body or
-raw bytes, delay, headers); when the script is empty it replies with `default_answer`.
+raw bytes, delay, headers). When the script is empty, it replies with `default_answer`.
 GET /v1/models lists `models`. Every request is recorded with its headers and body.
 """
 
