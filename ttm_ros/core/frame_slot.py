@@ -48,6 +48,12 @@ class FrameSlot:
         with self._condition:
             return len(self._items)
 
+    def reopen(self) -> None:
+        """Accept frames again after `close`, starting empty; the counters are kept."""
+        with self._condition:
+            self._items.clear()
+            self._closed = False
+
     def close(self) -> None:
         """Wake every waiting `take`; later calls return None once the slot is empty."""
         with self._condition:

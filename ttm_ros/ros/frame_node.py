@@ -11,6 +11,7 @@
   p95 of each stage.
 
 Subclasses implement `load_models`, `create_outputs`, `process_frame` and `close_models`.
+`ManagedFrameNode` runs the same steps as lifecycle transitions.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
 from ttm_ros import topics
-from ttm_ros.core.errors import FrameError
+from ttm_ros.core.errors import ConfigurationError, FrameError
 from ttm_ros.core.frame_slot import FrameSlot
 from ttm_ros.core.parameters import ParameterSpec, checked_values, validate
 from ttm_ros.core.stats import StageStats
@@ -35,48 +37,86 @@ from ttm_ros.ros import qos
 from ttm_ros.ros.image_msgs import image_from_msg
 
 
-class FrameNode(Node):
-    """A node that runs models on the newest camera frame in a worker thread."""
+class FrameNodeMixin:
+    """The machinery of a frame node, for rclpy `Node` and `LifecycleNode` alike.
+
+    A plain node runs every step in its constructor (`FrameNode`); a managed node
+    runs them in its lifecycle transitions (`ManagedFrameNode`):
+    `declare_frame_parameters` at construction, `open_models` on configure,
+    `start_input` on activate, `stop_input` on deactivate, `close_outputs` on cleanup.
+    """
 
     #: Name in log lines and diagnostics, e.g. 'ttm pipeline'.
     pipeline_name = 'frame pipeline'
 
-    def __init__(self, node_name: str, parameter_specs: Sequence[ParameterSpec], **kwargs: Any):
-        super().__init__(node_name, **kwargs)
+    def declare_frame_parameters(self, parameter_specs: Sequence[ParameterSpec]) -> None:
+        """Declare the parameters, the diagnostics publisher and timer, and the counters."""
         self.parameter_specs = list(parameter_specs)
         for spec in self.parameter_specs:
             self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
-        self.values: Dict[str, Any] = checked_values(
-            {spec.name: self.get_parameter(spec.name).value for spec in self.parameter_specs},
-            self.parameter_specs)
-
-        # 1. Models: a missing model or a bad file raises ConfigurationError here.
+        self.values: Dict[str, Any] = self.read_parameter_values()
         self.model_lock = threading.Lock()
-        self.load_models()
-
-        # 2. Counters and the hand-over slot.
+        self.models_loaded = False
+        self._worker: Optional[threading.Thread] = None
+        self.subscription = None
+        self._output_publishers: List[Any] = []
         self.slot = FrameSlot(keep_all=self.values['evaluation_mode'])
         self.stats = StageStats()
         self.processed = 0
         self.failed = 0
         self._first_frame_logged = False
         self._last_report = (time.monotonic(), 0, 0, 0, 0)
-
-        # 3. Publishers, then the subscription, so no frame arrives before they exist.
         self.output_qos = qos.output_qos(self.values['output.qos.depth'])
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS,
                                                      self.output_qos)
-        self.create_outputs()
-        self._create_subscription()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(self.values['diagnostics.period'], self._publish_diagnostics)
 
-        # 4. The worker that runs the models.
+    def read_parameter_values(self) -> Dict[str, Any]:
+        """Return the current parameter values, validated (ConfigurationError otherwise)."""
+        return checked_values(
+            {spec.name: self.get_parameter(spec.name).value for spec in self.parameter_specs},
+            self.parameter_specs)
+
+    def open_models(self) -> None:
+        """Load the models and create the outputs; a bad model raises ConfigurationError."""
+        self.values = self.read_parameter_values()
+        self.slot.keep_all = self.values['evaluation_mode']
+        self.load_models()
+        self.models_loaded = True
+        self.create_outputs()
+
+    def start_input(self) -> None:
+        """Subscribe to the camera and start the worker."""
+        self.slot.reopen()
+        self._create_subscription()
         self._stopping = threading.Event()
-        self._worker = threading.Thread(target=self._work, name=f'{node_name}_worker', daemon=True)
+        self._worker = threading.Thread(target=self._work, name=f'{self.get_name()}_worker',
+                                        daemon=True)
         self._worker.start()
         mode = 'evaluation (every frame)' if self.slot.keep_all else 'live (newest frame)'
         self.get_logger().info(f'ready in {mode} mode, listening on {self.input_topic}')
+
+    def stop_input(self) -> None:
+        """Unsubscribe from the camera and stop the worker after its current frame."""
+        if self.subscription is not None:
+            self.destroy_subscription(self.subscription)
+            self.subscription = None
+        if self._worker is not None:
+            self._stopping.set()
+            self.slot.close()
+            self._worker.join(timeout=30.0)
+            self._worker = None
+
+    def close_outputs(self) -> None:
+        """Destroy the output publishers and release the models."""
+        for publisher in self._output_publishers:
+            self.destroy_publisher(publisher)
+        self._output_publishers = []
+        if self.models_loaded:
+            with self.model_lock:
+                self.close_models()
+            self.models_loaded = False
 
     # ------------------------------------------------------------ subclass API
     def load_models(self) -> None:
@@ -105,8 +145,10 @@ class FrameNode(Node):
 
     def create_output_publisher(self, msg_type, topic: str):
         """Create a reliable output publisher that logs incompatible subscribers."""
-        return self.create_publisher(msg_type, topic, self.output_qos,
-                                     event_callbacks=qos.publisher_events(self.get_logger(), topic))
+        publisher = self.create_publisher(msg_type, topic, self.output_qos,
+                                          event_callbacks=qos.publisher_events(self.get_logger(), topic))
+        self._output_publishers.append(publisher)
+        return publisher
 
     # ------------------------------------------------------------------ set-up
     def _create_subscription(self) -> None:
@@ -132,11 +174,12 @@ class FrameNode(Node):
             if spec is None:
                 continue
             problem = validate(parameter.name, parameter.value, self.parameter_specs)
-            if problem is None and not spec.dynamic and hasattr(self, '_worker'):
-                problem = f'{parameter.name} is read only while the node runs; restart the node'
+            if problem is None and not spec.dynamic and getattr(self, 'models_loaded', False):
+                problem = (f'{parameter.name} is read only while the models are loaded; restart '
+                           'the node (or clean up a managed node, set it, and configure again)')
             if problem is not None:
                 return SetParametersResult(successful=False, reason=problem)
-        if hasattr(self, '_worker'):
+        if getattr(self, 'models_loaded', False):
             with self.model_lock:
                 for parameter in parameters:
                     if parameter.name in specs:
@@ -219,16 +262,74 @@ class FrameNode(Node):
         message.header.stamp = self.get_clock().now().to_msg()
         self.pub_diagnostics.publish(message)
 
-    # ----------------------------------------------------------------- closing
-    def destroy_node(self) -> None:
-        """Stop the worker, release the models and destroy the node."""
-        if hasattr(self, '_worker'):
-            self._stopping.set()
-            self.slot.close()
-            self._worker.join(timeout=30.0)
+    def shut_down_processing(self) -> None:
+        """Stop the input, log the counts and release outputs and models."""
+        if self._worker is not None:
+            self.stop_input()
             self.get_logger().info(f'stopped: {self.processed} processed, {self.slot.dropped} '
                                    f'dropped, {self.failed} failed')
-        self.close_models()
+        self.close_outputs()
+
+
+class FrameNode(FrameNodeMixin, Node):
+    """A node that runs models on the newest camera frame from its start to its end."""
+
+    def __init__(self, node_name: str, parameter_specs: Sequence[ParameterSpec], **kwargs: Any):
+        super().__init__(node_name, **kwargs)
+        self.declare_frame_parameters(parameter_specs)
+        self.open_models()
+        self.start_input()
+
+    def destroy_node(self) -> None:
+        """Stop the worker, release the models and destroy the node."""
+        if hasattr(self, 'parameter_specs'):
+            self.shut_down_processing()
+        super().destroy_node()
+
+
+class ManagedFrameNode(FrameNodeMixin, LifecycleNode):
+    """A lifecycle (managed) frame node.
+
+    configure loads the models and creates the outputs, activate subscribes to the
+    camera, deactivate unsubscribes, cleanup destroys the outputs and frees the models.
+    A configure that fails (missing model, bad parameter) logs the error and stays
+    unconfigured, so the parameter can be fixed and configure tried again.
+    """
+
+    def __init__(self, node_name: str, parameter_specs: Sequence[ParameterSpec], **kwargs: Any):
+        super().__init__(node_name, **kwargs)
+        self.declare_frame_parameters(parameter_specs)
+
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            self.open_models()
+        except ConfigurationError as error:
+            self.get_logger().error(f'configure failed: {error}')
+            self.close_outputs()
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        self.start_input()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self.stop_input()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self.close_outputs()
+        self.get_logger().info('models released')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self.shut_down_processing()
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        """Stop the worker, release the models and destroy the node."""
+        if hasattr(self, 'parameter_specs'):
+            self.shut_down_processing()
         super().destroy_node()
 
 
