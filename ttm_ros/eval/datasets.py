@@ -143,19 +143,19 @@ def _bdd_frame_id(frame: str) -> str:
 
 
 def read_cityscapes(root: pathlib.Path, split: str = 'val') -> Dataset:
-    """Cityscapes: leftImg8bit/<split> images, gtFine/<split> labelIds mapped to trainIds."""
+    """Read Cityscapes: leftImg8bit/<split> images, gtFine/<split> labelIds mapped to trainIds."""
     return segmentation_pairs(_images_under(root / 'leftImg8bit' / split), root / 'gtFine' / split,
                               'cityscapes', root)
 
 
 def read_anon_layout(root: pathlib.Path, layout: str, split: str = 'val') -> Dataset:
-    """ACDC and Dark Zurich: rgb_anon/ images and gt/ labels; `split` must be a folder on the path."""
+    """Read ACDC or Dark Zurich (rgb_anon/ images, gt/ labels) from the paths that contain a `split` folder."""
     images = [p for p in _images_under(root / 'rgb_anon') if split in p.relative_to(root).parts]
     return segmentation_pairs(images, root / 'gt', layout, root)
 
 
 def read_bdd100k_semantic(root: pathlib.Path, split: str = 'val') -> Dataset:
-    """BDD100K semantic segmentation (10k images, trainId masks), with frame attributes."""
+    """Read BDD100K semantic segmentation (10k images, trainId masks) with the frame attributes."""
     candidates = [(root / 'images' / '10k' / split, root / 'labels' / 'sem_seg' / 'masks' / split),
                   (root / 'seg' / 'images' / split, root / 'seg' / 'labels' / split)]
     for image_dir, label_dir in candidates:
@@ -168,7 +168,7 @@ def read_bdd100k_semantic(root: pathlib.Path, split: str = 'val') -> Dataset:
 
 
 def read_image_folder(images: pathlib.Path, label_dir: pathlib.Path) -> Dataset:
-    """A plain folder of images and a folder of label PNGs matched by frame id."""
+    """Read a folder of images and a folder of label PNGs, matched by frame id (label files are not frames)."""
     if not images.is_dir():
         raise ConfigurationError(f'image folder {images} not found; pass --images DIR')
     frames = [path for path in _images_under(images) if labels.label_kind(path) is None]
@@ -199,7 +199,7 @@ def _attach_bdd_attributes(dataset: Dataset, root: pathlib.Path, split: str) -> 
 
 
 def read_bdd100k_detection(root: pathlib.Path, split: str = 'val') -> Dataset:
-    """BDD100K detection: images/100k/<split> with boxes and attributes from det_<split>.json."""
+    """Read BDD100K detection: images/100k/<split> with boxes and attributes from det_<split>.json."""
     path = _bdd_attribute_file(root, split)
     image_dir = root / 'images' / '100k' / split
     if path is None or not image_dir.is_dir():
@@ -237,7 +237,7 @@ def read_voc_boxes(path: pathlib.Path) -> List[Box]:
 
 
 def read_voc(root: pathlib.Path) -> Dataset:
-    """Pascal VOC boxes: images/ (or JPEGImages/) with annotations_voc/ (or Annotations/) XML files."""
+    """Read Pascal VOC boxes: images/ (or JPEGImages/) with annotations_voc/ (or Annotations/) XML files."""
     image_dir = next((root / d for d in ('images', 'JPEGImages') if (root / d).is_dir()), None)
     xml_dir = next((root / d for d in ('annotations_voc', 'Annotations') if (root / d).is_dir()), None)
     if image_dir is None or xml_dir is None:
@@ -269,7 +269,7 @@ def read_coco_boxes(path: pathlib.Path) -> Dict[str, dict]:
 
 
 def read_coco(root: pathlib.Path, annotation_file: Optional[pathlib.Path] = None) -> Dataset:
-    """COCO boxes: images/ with annotations_coco.json (or the only annotations/*.json)."""
+    """Read COCO boxes: images/ with annotations_coco.json (or the only annotations/*.json)."""
     path = annotation_file or _coco_file(root)
     image_dir = root / 'images' if (root / 'images').is_dir() else root
     samples = []
@@ -306,7 +306,7 @@ def imagenet_r_classes() -> Dict[str, int]:
 
 
 def read_imagenet_r(root: pathlib.Path) -> Dataset:
-    """ImageNet-R: one folder per WordNet id; the class index is the ImageNet-1k index."""
+    """Read ImageNet-R: one folder per WordNet id, whose ImageNet-1k index is the class of its images."""
     table = imagenet_r_classes()
     unknown = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in table)
     if unknown:

@@ -44,7 +44,11 @@ def node_parameters(plan: EvalPlan, model_index: int, translator_index: int) -> 
 
 def run_live(dataset: Dataset, plan: EvalPlan, topic: str = '', profile: str = 'cpu',
              timeout: float = 3600.0) -> dict:
-    """Replay the bag of `dataset` through the node once per model and translator; return metrics.json."""
+    """Replay the bag of `dataset` through the node once per model and translator; return metrics.json.
+
+    NOTE: only segmentation with the TTM node is replayed live; classification and
+    detection sets and dataset folders are evaluated on the offline path only.
+    """
     if dataset.layout != 'rosbag2' or dataset.task != 'segmentation':
         raise ConfigurationError('the live path replays a rosbag2 with segmentation labels; use the '
                                  'offline path for dataset folders, classification and detection')
