@@ -268,5 +268,5 @@ def test_dynamic_and_read_only_parameters(ros_dirs, observer):
         node.stop()
     assert accepted.successful
     assert not rejected.successful
-    assert 'restart' in rejected.reason
+    assert 'read-only' in rejected.reason
     assert not out_of_range.successful

@@ -23,3 +23,12 @@ class SlowTranslator(Translator):
     def translate(self, rgb: np.ndarray) -> np.ndarray:
         time.sleep(DELAY_S)
         return rgb.copy()
+
+
+class InvertTranslator(Translator):
+    """Returns the colour negative of the frame, so a test can tell it from the original."""
+
+    name = 'invert'
+
+    def translate(self, rgb: np.ndarray) -> np.ndarray:
+        return 255 - rgb

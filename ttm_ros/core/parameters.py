@@ -160,6 +160,9 @@ NODE_PARAMETERS: List[ParameterSpec] = [
     ParameterSpec('output.all_masks', False, 'Also publish the masks of the original '
                   '(mask/base) and translated (mask/translated) frames, and per-frame '
                   'stage timings on timing.'),
+    ParameterSpec('bypass_translation', False, 'Skip the translator: publish the original '
+                  'frame as pseudo-source and segment it alone, for A/B demos. Also set by '
+                  'the ~/set_bypass service (std_srvs/SetBool).', dynamic=True),
     ParameterSpec('fusion.weight', 0.5, 'Weight w of the original frame in '
                   'p = w p(original) + (1 - w) p(translated).',
                   minimum=0.0, maximum=1.0, dynamic=True),

@@ -66,6 +66,9 @@ class TTMPipeline:
         self.segmenter = segmenter
         self.weight = validate_weight(weight)
         self.fallbacks = 0
+        #: When True the translator is skipped: the "translation" is the original frame,
+        #: segmented once, for A/B demos.
+        self.bypass = False
 
     def process(self, rgb: np.ndarray, all_masks: bool = True) -> FrameResult:
         """Run the method on one RGB uint8 frame of shape (H, W, 3).
@@ -81,12 +84,14 @@ class TTMPipeline:
         # 1. Translate to the pseudo-source domain; a rejected edit falls back.
         start = time.perf_counter()
         fallback_reason = None
-        try:
-            translated = self.translator.translate(rgb)
-            check_translation(translated, rgb.shape)
-        except TranslationRejected as error:
-            fallback_reason = str(error)
-            translated = rgb
+        translated = rgb
+        if not self.bypass:
+            try:
+                translated = self.translator.translate(rgb)
+                check_translation(translated, rgb.shape)
+            except TranslationRejected as error:
+                fallback_reason = str(error)
+                translated = rgb
         timings['translate'] = _elapsed_ms(start)
 
         # 2. Segment the original frame.
@@ -100,7 +105,7 @@ class TTMPipeline:
         # 3. Segment the translated frame (skipped when the translation was rejected).
         start = time.perf_counter()
         p_translated = p_original
-        if fallback_reason is None:
+        if fallback_reason is None and not self.bypass:
             p_translated = self.segmenter.predict_proba(translated)
             if not np.isfinite(p_translated).all():
                 fallback_reason = 'the segmenter returned NaN or infinite scores for the translation'

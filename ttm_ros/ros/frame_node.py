@@ -16,6 +16,7 @@ Subclasses implement `load_models`, `create_outputs`, `process_frame` and `close
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -48,12 +49,16 @@ class FrameNodeMixin:
 
     #: Name in log lines and diagnostics, e.g. 'ttm pipeline'.
     pipeline_name = 'frame pipeline'
+    #: Whether restart-only parameters are declared read only. A managed node leaves
+    #: them writable, so they can change between cleanup and configure.
+    restart_only_read_only = True
 
     def declare_frame_parameters(self, parameter_specs: Sequence[ParameterSpec]) -> None:
         """Declare the parameters, the diagnostics publisher and timer, and the counters."""
         self.parameter_specs = list(parameter_specs)
         for spec in self.parameter_specs:
-            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+            self.declare_parameter(spec.name, spec.default,
+                                   parameter_descriptor(spec, read_only=self.restart_only_read_only))
         self.values: Dict[str, Any] = self.read_parameter_values()
         self.model_lock = threading.Lock()
         self.models_loaded = False
@@ -134,7 +139,12 @@ class FrameNodeMixin:
         raise NotImplementedError
 
     def apply_parameter(self, name: str, value: Any) -> None:
-        """Apply a validated change of a dynamic parameter (called under `model_lock`)."""
+        """Apply a validated change of a dynamic parameter.
+
+        Runs in the parameter service callback while frames keep flowing; take
+        `model_lock` for a change that must not overlap a frame. An exception rejects
+        the change with its message and leaves the node running.
+        """
 
     def extra_diagnostics(self) -> Dict[str, float]:
         """Return node-specific values for the diagnostics message."""
@@ -180,11 +190,16 @@ class FrameNodeMixin:
             if problem is not None:
                 return SetParametersResult(successful=False, reason=problem)
         if getattr(self, 'models_loaded', False):
-            with self.model_lock:
-                for parameter in parameters:
-                    if parameter.name in specs:
-                        self.apply_parameter(parameter.name, parameter.value)
-                        self.values[parameter.name] = parameter.value
+            for parameter in parameters:
+                if parameter.name not in specs:
+                    continue
+                try:
+                    self.apply_parameter(parameter.name, parameter.value)
+                except Exception as error:  # noqa: BLE001 - a failed change must not end the node.
+                    reason = f'applying {parameter.name} failed: {type(error).__name__}: {error}'
+                    self.get_logger().error(reason)
+                    return SetParametersResult(successful=False, reason=reason)
+                self.values[parameter.name] = parameter.value
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ worker
@@ -264,6 +279,8 @@ class FrameNodeMixin:
 
     def shut_down_processing(self) -> None:
         """Stop the input, log the counts and release outputs and models."""
+        if not hasattr(self, 'slot'):
+            return  # Construction failed before the frame machinery existed.
         if self._worker is not None:
             self.stop_input()
             self.get_logger().info(f'stopped: {self.processed} processed, {self.slot.dropped} '
@@ -295,6 +312,8 @@ class ManagedFrameNode(FrameNodeMixin, LifecycleNode):
     A configure that fails (missing model, bad parameter) logs the error and stays
     unconfigured, so the parameter can be fixed and configure tried again.
     """
+
+    restart_only_read_only = False
 
     def __init__(self, node_name: str, parameter_specs: Sequence[ParameterSpec], **kwargs: Any):
         super().__init__(node_name, **kwargs)
@@ -333,19 +352,27 @@ class ManagedFrameNode(FrameNodeMixin, LifecycleNode):
         super().destroy_node()
 
 
-def parameter_descriptor(spec: ParameterSpec) -> ParameterDescriptor:
-    """Return the ROS descriptor of a parameter: description, unit, choices and range."""
+def parameter_descriptor(spec: ParameterSpec, read_only: bool = True) -> ParameterDescriptor:
+    """Return the ROS descriptor of a parameter: description, unit, choices and range.
+
+    A restart-only parameter is read only when `read_only` is True. A range with one
+    open end gets the extreme value of its type there.
+    """
     description = spec.description + (f' Unit: {spec.unit}.' if spec.unit else '')
-    descriptor = ParameterDescriptor(description=description, read_only=False)
+    descriptor = ParameterDescriptor(description=description,
+                                     read_only=read_only and not spec.dynamic)
     if spec.choices:
         descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
-    if isinstance(spec.default, float) and spec.minimum is not None and spec.maximum is not None:
+    bounded = spec.minimum is not None or spec.maximum is not None
+    if isinstance(spec.default, float) and bounded:
         descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.minimum), to_value=float(spec.maximum), step=0.0)]
-    elif (isinstance(spec.default, int) and not isinstance(spec.default, bool)
-          and spec.minimum is not None and spec.maximum is not None):
+            from_value=float(spec.minimum if spec.minimum is not None else -sys.float_info.max),
+            to_value=float(spec.maximum if spec.maximum is not None else sys.float_info.max),
+            step=0.0)]
+    elif isinstance(spec.default, int) and not isinstance(spec.default, bool) and bounded:
         descriptor.integer_range = [IntegerRange(
-            from_value=int(spec.minimum), to_value=int(spec.maximum), step=0)]
+            from_value=int(spec.minimum if spec.minimum is not None else -2**63),
+            to_value=int(spec.maximum if spec.maximum is not None else 2**63 - 1), step=0)]
     return descriptor
 
 
@@ -376,8 +403,13 @@ def run_node(node_class, node_name: str, args: Optional[List[str]] = None) -> in
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ConfigurationError, ParameterException) as error:
+    except ConfigurationError as error:
         rclpy.logging.get_logger(node_name).fatal(f'cannot start: {error}')
+        code = 1
+    except ParameterException as error:
+        rclpy.logging.get_logger(node_name).fatal(
+            f'cannot start: {error}. Fix the value in the parameter file or the -p override; '
+            'docs/reference.md lists every parameter with its type and range.')
         code = 1
     finally:
         if node is not None:

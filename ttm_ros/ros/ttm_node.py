@@ -15,7 +15,9 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
+from std_srvs.srv import SetBool
 from std_msgs.msg import String
 
 from ttm_ros import topics
@@ -24,25 +26,29 @@ from ttm_ros.core.parameters import NODE_PARAMETERS, settings_from_values
 from ttm_ros.core.pipeline import FrameResult, TTMPipeline, build_pipeline
 from ttm_ros.core.prompts import describe_prompt_value, resolve_prompt
 from ttm_ros.ros import qos
-from ttm_ros.ros.frame_node import FrameNode, run_node, timing_message
+from ttm_ros.ros.frame_node import FrameNode, ManagedFrameNode, run_node, timing_message
 from ttm_ros.ros.image_msgs import mono_to_image_msg, rgb_to_image_msg
 
 NODE_NAME = 'ttm_node'
 
 
-class TTMNode(FrameNode):
-    """ROS shell around `TTMPipeline` (see the module docstring for topics)."""
+class TTMProcessing:
+    """The TTM hooks of a frame node: load the pipeline, publish its results.
+
+    Mixed into `TTMNode` (plain) and `ManagedTTMNode` (lifecycle), which differ only in
+    when the frame-node steps run.
+    """
 
     pipeline_name = 'ttm pipeline'
 
-    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any):
-        super().__init__(node_name, NODE_PARAMETERS, **kwargs)
-
     def load_models(self) -> None:
+        if not hasattr(self, 'bypass_service'):
+            self.bypass_service = self.create_service(SetBool, '~/set_bypass', self._on_set_bypass)
         settings = settings_from_values(self.values)
         self.get_logger().info(f'loading translator {settings.translator_name!r} and segmenter '
                                f'{settings.segmenter_name!r}')
         self.pipeline: TTMPipeline = build_pipeline(settings)
+        self.pipeline.bypass = self.values['bypass_translation']
         self.get_logger().info(f'translator: {self.pipeline.translator.describe()}')
         self.get_logger().info(f'source prompt: {describe_prompt_value(self.values["translator.prompt"])}')
         self.get_logger().info(f'segmenter: {self.pipeline.segmenter.describe()}')
@@ -80,8 +86,14 @@ class TTMNode(FrameNode):
     def apply_parameter(self, name: str, value: Any) -> None:
         if name == 'fusion.weight':
             self.pipeline.weight = float(value)
+        elif name == 'bypass_translation':
+            self.pipeline.bypass = bool(value)
+            self.get_logger().info(f'translation {"bypassed" if value else "enabled"}')
         elif name == 'translator.prompt':
-            self.pipeline.translator.set_prompt(resolve_prompt(value))
+            # Encoding a new prompt can load a text encoder; no frame may use the
+            # translator meanwhile, so this waits for the frame in progress.
+            with self.model_lock:
+                self.pipeline.translator.set_prompt(resolve_prompt(value))
             self.get_logger().info(f'translator prompt changed to {describe_prompt_value(value)}; '
                                    'new frames use it')
 
@@ -107,9 +119,37 @@ class TTMNode(FrameNode):
             self.pub_mask_translated.publish(mono_to_image_msg(result.mask_translated, header))
 
 
+    def _on_set_bypass(self, request, response):
+        """Set `bypass_translation` through the parameter, so both stay in agreement."""
+        result = self.set_parameters([Parameter('bypass_translation', value=request.data)])[0]
+        response.success = result.successful
+        response.message = (f'translation {"bypassed" if request.data else "enabled"}'
+                            if result.successful else result.reason)
+        return response
+
+
+class TTMNode(TTMProcessing, FrameNode):
+    """The TTM node (see the module docstring for topics)."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any):
+        super().__init__(node_name, NODE_PARAMETERS, **kwargs)
+
+
+class ManagedTTMNode(TTMProcessing, ManagedFrameNode):
+    """The TTM node as a lifecycle node: models load on configure and free on cleanup."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any):
+        super().__init__(node_name, NODE_PARAMETERS, **kwargs)
+
+
 def main(args: Optional[List[str]] = None) -> int:
     """Run the TTM node until shutdown; return 1 when its configuration is invalid."""
     return run_node(TTMNode, NODE_NAME, args)
+
+
+def main_managed(args: Optional[List[str]] = None) -> int:
+    """Run the managed TTM node; it waits unconfigured for lifecycle transitions."""
+    return run_node(ManagedTTMNode, NODE_NAME, args)
 
 
 if __name__ == '__main__':
