@@ -18,6 +18,7 @@ setup(
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + PACKAGE + '/config/fastdds', glob('config/fastdds/*.xml')),
         ('share/' + PACKAGE + '/config/models', glob('config/models/*.yaml')),
+        ('share/' + PACKAGE + '/config/class_maps', glob('config/class_maps/*.yaml')),
         ('share/' + PACKAGE + '/config/prompts', glob('config/prompts/*.yaml')),
         ('share/' + PACKAGE + '/config/prompts/tasks', glob('config/prompts/tasks/*.yaml')),
     ],
@@ -37,6 +38,7 @@ setup(
         'console_scripts': [
             'ttm-ros = ttm_ros.cli:main',
             'ttm_node = ttm_ros.ros.ttm_node:main',
+            'detection_node = ttm_ros.ros.detection_node:main',
         ],
     },
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ttm_ros.core.parameters import NODE_PARAMETERS, ParameterSpec
+from ttm_ros.core.parameters import DETECTION_NODE_PARAMETERS, NODE_PARAMETERS, ParameterSpec
 from ttm_ros.launch_description import LAUNCH_ARGUMENTS
-from ttm_ros.topics import TTM_NODE_TOPICS
+from ttm_ros.topics import DETECTION_NODE_TOPICS, TTM_NODE_TOPICS
 
 HEADER = """# ttm_ros reference
 
@@ -29,22 +29,28 @@ def _cell(value: object) -> str:
     return text.replace('|', '\\|').replace('\n', ' ')
 
 
-def render_reference() -> str:
-    """Return the reference page as Markdown."""
-    lines = [HEADER, '## Topics of ttm_node', '',
+def _node_sections(node: str, node_topics, specs) -> list:
+    lines = [f'## Topics of {node}', '',
              '| topic | type | direction | QoS | present when | description |',
              '|---|---|---|---|---|---|']
-    for topic in TTM_NODE_TOPICS:
+    for topic in node_topics:
         lines.append(f'| `{topic.name}` | {topic.message_type} | {topic.direction} | {topic.qos} '
                      f'| {topic.condition} | {_cell(topic.description)} |')
-    lines += ['', '## Parameters of ttm_node', '',
+    lines += ['', f'## Parameters of {node}', '',
               'Dynamic parameters can change while the node runs; the others need a restart.', '',
               '| name | type | unit | default | range | dynamic | description |',
               '|---|---|---|---|---|---|---|']
-    for spec in NODE_PARAMETERS:
+    for spec in specs:
         lines.append(f'| `{spec.name}` | {spec.type_name} | {spec.unit} | {_cell(spec.default)} '
                      f'| {_range(spec)} | {"yes" if spec.dynamic else "no"} | {_cell(spec.description)} |')
-    lines += ['', '## Launch arguments of ttm.launch.py (and options of `ttm-ros run`)', '',
+    return lines + ['']
+
+
+def render_reference() -> str:
+    """Return the reference page as Markdown."""
+    lines = [HEADER, *_node_sections('ttm_node', TTM_NODE_TOPICS, NODE_PARAMETERS),
+             *_node_sections('detection_node', DETECTION_NODE_TOPICS, DETECTION_NODE_PARAMETERS)]
+    lines += ['## Launch arguments of ttm.launch.py (and options of `ttm-ros run`)', '',
               '| argument | `ttm-ros run` option | default | description |', '|---|---|---|---|']
     for argument in LAUNCH_ARGUMENTS:
         option = '--' + argument.name.replace('_', '-')

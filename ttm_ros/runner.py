@@ -16,6 +16,7 @@ from ttm_ros.launch_description import NodeSpec, dds_environment, node_specs, re
 #: Executable name (as in setup.py console_scripts) -> node class.
 EXECUTABLES: Dict[str, str] = {
     'ttm_node': 'ttm_ros.ros.ttm_node:TTMNode',
+    'detection_node': 'ttm_ros.ros.detection_node:DetectionNode',
 }
 
 
@@ -62,8 +63,13 @@ def run(arguments: Mapping[str, str], parameters: Mapping[str, object]) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ConfigurationError, ParameterException) as error:
+    except ConfigurationError as error:
         rclpy.logging.get_logger('ttm-ros run').fatal(f'cannot start: {error}')
+        code = 1
+    except ParameterException as error:
+        rclpy.logging.get_logger('ttm-ros run').fatal(
+            f'cannot start: {error}. Fix the value in the parameter file or the -p override; '
+            'docs/reference.md lists every parameter with its type and range.')
         code = 1
     finally:
         for node in nodes:

@@ -1,6 +1,6 @@
-"""Topic names, types and QoS of the TTM node, declared once.
+"""Topic names, types and QoS of the TTM node and the detection node, declared once.
 
-The node creates its publishers and subscription from these names, the reference
+Each node creates its publishers and subscriptions from these names, the reference
 page is rendered from them, and a test compares them with the running node's graph.
 Names are relative, so a namespace or remapping moves them.
 """
@@ -20,6 +20,10 @@ MASK_TRANSLATED = 'segmentation/mask/translated'
 TIMING = 'segmentation/timing'
 CLASS_NAMES = 'segmentation/class_names'
 DIAGNOSTICS = '/diagnostics'
+DETECTIONS = 'detection/detections'
+DETECTION_OVERLAY = 'detection/overlay'
+DETECTION_LABELS = 'detection/label_info'
+DETECTION_COMPOSITE = 'detection/composite'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,4 +67,36 @@ TTM_NODE_TOPICS: Tuple[Topic, ...] = (
           'reliable, keep last output.qos.depth', 'always',
           'Every diagnostics.period seconds: frames in, processed, dropped, failed, fallbacks, '
           'rates, and mean and p95 latency of each stage in ms.'),
+)
+
+DETECTION_NODE_TOPICS: Tuple[Topic, ...] = (
+    Topic('<input.topic>', 'sensor_msgs/msg/Image', 'subscribe',
+          'input.qos.reliability, keep last input.qos.depth, volatile', 'input.transport = raw',
+          'Frames to detect on: the pseudo-source image of ttm_node by default.'),
+    Topic('<input.topic>/compressed', 'sensor_msgs/msg/CompressedImage', 'subscribe',
+          'as above', 'input.transport = compressed', 'Compressed frames to detect on.'),
+    Topic('<original.topic>', 'sensor_msgs/msg/Image', 'subscribe', 'as <input.topic>',
+          'original.topic set', 'Original camera frames, matched to the input by header stamp '
+          'for fusion.mode and the composite view.'),
+    Topic('<composite.segmentation_topic>', 'sensor_msgs/msg/Image', 'subscribe',
+          'reliable, keep last output.qos.depth', 'output.composite and the topic set',
+          'Segmentation overlay of ttm_node for the composite view.'),
+    Topic(DETECTIONS, 'vision_msgs/msg/Detection2DArray', 'publish',
+          'reliable, keep last output.qos.depth', 'always',
+          'One Detection2D per box: bbox centre and size in pixels of the input frame, one '
+          'hypothesis with the label string and a score in [0, 1]; the input header.'),
+    Topic(DETECTION_OVERLAY, 'sensor_msgs/msg/Image', 'publish',
+          'reliable, keep last output.qos.depth', 'output.overlay',
+          'The input frame with boxes, labels and scores drawn, rgb8.'),
+    Topic(DETECTION_LABELS, 'vision_msgs/msg/LabelInfo', 'publish',
+          'reliable, transient local, keep last 1', 'always',
+          'The labels the node can publish (class_id = position) and the score threshold.'),
+    Topic(DETECTION_COMPOSITE, 'sensor_msgs/msg/Image', 'publish',
+          'reliable, keep last output.qos.depth', 'output.composite; rendered only with a subscriber',
+          'In-vehicle view, rgb8: original, pseudo-source, segmentation overlay and boxes in a '
+          '2 x 2 grid with latency and frame rate written on it.'),
+    Topic(DIAGNOSTICS, 'diagnostic_msgs/msg/DiagnosticArray', 'publish',
+          'reliable, keep last output.qos.depth', 'always',
+          'Every diagnostics.period seconds: frames in, processed, dropped, failed, detections, '
+          'fusion frames without an original, rates, and mean and p95 latency of each stage in ms.'),
 )
