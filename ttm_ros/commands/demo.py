@@ -1,5 +1,6 @@
 """`ttm-ros demo`: the TTM node on real frames over DDS, with scores."""
 
+import argparse
 import pathlib
 import sys
 from typing import Dict
@@ -21,13 +22,26 @@ def add_arguments(parser) -> None:
                         help='output folder (default: demo-out)')
     parser.add_argument('--profile', default='cpu', help='parameter profile: cpu, gpu or a YAML path')
     parser.add_argument('--topic', default='', help='image topic when the input is a bag with several')
-    parser.add_argument('--limit', type=int, default=0, help='process only the first N frames')
+    parser.add_argument('--limit', type=non_negative_int, default=0,
+                        help='process only the first N frames (0: all)')
     parser.add_argument('--timeout', type=float, default=3600.0, help='seconds before giving up')
     add_parameter_option(parser)
 
 
+def non_negative_int(text: str) -> int:
+    """Parse a whole number of 0 or more for argparse."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'{value} is negative; give 0 (all frames) or more')
+    return value
+
+
 def run(args) -> int:
     from ttm_ros.demo import DemoOptions, run_demo
+    from ttm_ros.ros.shutdown import raise_keyboard_interrupt_on_signals
+
+    # SIGTERM unwinds like Ctrl-C, so the node, camera and recorder processes are stopped.
+    raise_keyboard_interrupt_on_signals()
     if args.input is None:
         default_set = data_root() / DEFAULT_DEMO_SET
         if not default_set.is_dir():
@@ -41,7 +55,11 @@ def run(args) -> int:
     options = DemoOptions(input=args.input, out=args.out, labels=args.labels, profile=args.profile,
                           parameters=dict(args.parameters), topic=args.topic, limit=args.limit,
                           timeout=args.timeout)
-    result = run_demo(options)
+    try:
+        result = run_demo(options)
+    except (RuntimeError, TimeoutError) as error:
+        print(f'ttm-ros demo: {error}', file=sys.stderr)
+        return 1
     print_result(result, args.out)
     return 0 if result['frames_complete'] == result['frames_total'] else 1
 
@@ -50,6 +68,10 @@ def print_result(result: Dict, out: pathlib.Path) -> None:
     """Print the frame count, stage latencies and scores of a demo run."""
     print(f"processed {result['frames_complete']}/{result['frames_total']} frames "
           f"in {result['wall_time_s']:.1f} s; outputs in {out}")
+    for name in result['frames_failed']:
+        print(f'  failed in the node: {name} (see logs/node.log)')
+    for skipped in result['skipped_inputs']:
+        print(f"  skipped input {skipped['path']}: {skipped['reason']}")
     for stage, values in result['latency_ms'].items():
         print(f"  {stage:<20} mean {values['mean_ms']:8.1f} ms   p95 {values['p95_ms']:8.1f} ms")
     for mode, scores in result['scores'].items():

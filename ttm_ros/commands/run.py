@@ -14,6 +14,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ttm_ros.core.parameters import checked_overrides
     from ttm_ros.runner import run as run_nodes
     arguments = {argument.name: getattr(args, argument.name) for argument in LAUNCH_ARGUMENTS}
-    return run_nodes(arguments, dict(args.parameters))
+    return run_nodes(arguments, checked_overrides(dict(args.parameters)))

@@ -250,6 +250,35 @@ def validate(name: str, value: Any,
     return spec.check(value)
 
 
+def checked_overrides(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return command-line overrides checked against every node's parameters.
+
+    A name must belong to the TTM node, the detection node or be `use_sim_time`; an
+    integer given for a double parameter becomes a float (ROS would reject it). Raises
+    ConfigurationError naming each unknown parameter or invalid value.
+    """
+    specs = {spec.name: spec for spec in [*NODE_PARAMETERS, *DETECTION_NODE_PARAMETERS]}
+    checked: Dict[str, Any] = {}
+    problems = []
+    for name, value in values.items():
+        if name == 'use_sim_time':
+            checked[name] = value
+            continue
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(f'unknown parameter {name!r}')
+            continue
+        if isinstance(spec.default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        problem = spec.check(value)
+        if problem:
+            problems.append(problem)
+        checked[name] = value
+    if problems:
+        raise ConfigurationError('; '.join(problems) + '; docs/reference.md lists every parameter')
+    return checked
+
+
 def checked_values(values: Mapping[str, Any],
                    specs: Sequence[ParameterSpec] = NODE_PARAMETERS) -> Dict[str, Any]:
     """Return `values` over the defaults of `specs`, or raise ConfigurationError.

@@ -20,7 +20,7 @@ import pathlib
 import random
 import sys
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -28,9 +28,11 @@ import yaml
 
 from ttm_ros.child_process import ChildProcess
 from ttm_ros.core import labels
-from ttm_ros.core.errors import ConfigurationError
-from ttm_ros.core.parameters import defaults
+from ttm_ros.core.errors import ConfigurationError, FrameError
+from ttm_ros import topics
+from ttm_ros.core.parameters import checked_overrides, checked_values, defaults
 from ttm_ros.demo import summary
+from ttm_ros.demo.summary import IMAGE_OUTPUTS
 from ttm_ros.demo.sources import FrameRef, is_bag, iterate_bag, list_frames
 from ttm_ros.launch_description import yaml_scalar
 from ttm_ros.paths import resolve_config
@@ -38,12 +40,10 @@ from ttm_ros.paths import resolve_config
 NAMESPACE = '/ttm_demo'
 CAMERA_TOPIC = NAMESPACE + '/camera/image_raw'
 NAMES_TOPIC = NAMESPACE + '/camera/frame_names'
-DEMO_PARAMETERS = {
-    'evaluation_mode': True,
-    'output.all_masks': True,
-    'input.qos.reliability': 'reliable',
-    'input.qos.depth': 10,
-}
+#: Node parameters the demo needs: every frame, and the masks of every mode.
+REQUIRED_PARAMETERS = {'evaluation_mode': True, 'output.all_masks': True}
+#: Node parameters the demo sets unless the user overrides them.
+DEFAULT_PARAMETERS = {'input.qos.reliability': 'reliable', 'input.qos.depth': 10}
 
 
 @dataclasses.dataclass
@@ -65,11 +65,15 @@ class DemoOptions:
 
 def run_demo(options: DemoOptions) -> dict:
     """Run the three processes on the input frames and return the summary (also written)."""
-    # 1. Frames, labels and the manifest shared by the processes.
+    # 1. Parameters, frames, labels and the manifest shared by the processes.
+    parameters = node_parameters(options.parameters)
+    settings = effective_parameters(options.profile, parameters)
     frames = list_frames(options.input, options.topic, options.limit)
-    label_paths = _match_labels(options.labels, frames)
     options.out.mkdir(parents=True, exist_ok=True)
-    manifest = _write_manifest(options, frames)
+    manifest, frames = _write_manifest(options, frames)
+    label_paths = _match_labels(options.labels, frames)
+    outputs = [topic for topic in IMAGE_OUTPUTS
+               if settings['output.overlay'] or IMAGE_OUTPUTS[topic] != 'overlay']
 
     # 2. The node, the recorder, then the camera.
     environment = demo_environment(options.out)
@@ -77,15 +81,16 @@ def run_demo(options: DemoOptions) -> dict:
                     '--namespace', NAMESPACE, '--camera-topic', CAMERA_TOPIC,
                     '--transport', manifest['transport'], '--dds-profile', 'none',
                     '--use-sim-time', 'true' if options.use_sim_time else 'false']
-    for name, value in {**DEMO_PARAMETERS, **options.parameters}.items():
+    for name, value in parameters.items():
         node_command += ['-p', f'{name}={yaml_scalar(value)}']
     logs = options.out / 'logs'
     started = time.monotonic()
     recorder_command = [sys.executable, '-m', 'ttm_ros.demo.collector',
                         str(options.out / 'manifest.json'), str(options.out), '--namespace', NAMESPACE,
-                        '--names-topic', NAMES_TOPIC, '--timeout', str(options.timeout)]
+                        '--names-topic', NAMES_TOPIC, '--outputs', ','.join(outputs),
+                        '--timeout', str(options.timeout)]
     camera_command = [sys.executable, '-m', 'ttm_ros.demo.publisher', str(options.out / 'manifest.json'),
-                      '--camera-topic', CAMERA_TOPIC, '--mask-topic', NAMESPACE + '/segmentation/mask',
+                      '--camera-topic', CAMERA_TOPIC, '--done-topic', NAMESPACE + '/' + topics.TIMING,
                       '--names-topic', NAMES_TOPIC] + (['--clock'] if options.use_sim_time else [])
     with ChildProcess('node', node_command, logs / 'node.log', environment) as node, \
             ChildProcess('recorder', recorder_command, logs / 'recorder.log', environment) as recorder:
@@ -96,7 +101,21 @@ def run_demo(options: DemoOptions) -> dict:
     wall_s = time.monotonic() - started
 
     # 3. Scores from the saved masks, the side-by-side views and summary.json.
-    return write_summary(options, frames, label_paths, wall_s)
+    return write_summary(options, frames, label_paths, wall_s, settings, manifest, len(outputs))
+
+
+def node_parameters(overrides: Dict[str, object]) -> Dict[str, object]:
+    """Return the node parameters of a demo run: defaults, user overrides, requirements.
+
+    Raises ConfigurationError when an override is unknown, invalid, or contradicts
+    what the demo needs (every frame processed, the masks of every mode published).
+    """
+    overrides = checked_overrides(overrides)
+    for name, value in REQUIRED_PARAMETERS.items():
+        if name in overrides and overrides[name] != value:
+            raise ConfigurationError(
+                f'the demo needs {name}={yaml_scalar(value)}; remove -p {name}={yaml_scalar(overrides[name])}')
+    return {**DEFAULT_PARAMETERS, **overrides, **REQUIRED_PARAMETERS}
 
 
 def demo_environment(out_dir: pathlib.Path) -> Dict[str, str]:
@@ -113,8 +132,13 @@ def demo_environment(out_dir: pathlib.Path) -> Dict[str, str]:
 
 
 def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
-                  label_paths: Dict[str, pathlib.Path], wall_s: float) -> dict:
-    """Score the saved masks, draw side-by-side views and write `summary.json`."""
+                  label_paths: Dict[str, pathlib.Path], wall_s: float,
+                  settings: Dict[str, object], manifest: dict, image_outputs: int) -> dict:
+    """Score the saved masks, draw side-by-side views and write `summary.json`.
+
+    For bag input the header stamps are recording times, so the `age_*` stages (now
+    minus stamp) say nothing about the node and are left out of the latency summary.
+    """
     collected = json.loads((options.out / 'collected.json').read_text())
     records = {record['name']: record for record in collected['frames']}
     names = [frame.name for frame in frames]
@@ -127,6 +151,7 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
             'stamp_ns': record.get('stamp_ns'),
             'latency_ms': record.get('timings_ms'),
             'fallback': record.get('fallback'),
+            'failed': record.get('failed'),
             'outputs': sorted(record.get('outputs', {})),
             'problems': record.get('problems', []),
             'scores': scores['per_frame'].get(frame.name),
@@ -134,13 +159,19 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
     for frame, original in _originals(options, frames):
         _side_by_side(options.out, frame.name, original)
     timings = [entry['latency_ms'] for entry in frame_entries if entry['latency_ms']]
+    if manifest['source'] == 'bag':
+        timings = [{stage: value for stage, value in frame.items() if not stage.startswith('age_')}
+                   for frame in timings]
     result = {
         'input': str(options.input),
         'labels': str(options.labels) if options.labels else None,
         'profile': options.profile,
-        'parameters': effective_parameters(options.profile, {**DEMO_PARAMETERS, **options.parameters}),
+        'parameters': settings,
         'frames_total': len(frames),
-        'frames_complete': sum(1 for e in frame_entries if len(e['outputs']) == 6 and not e['problems']),
+        'frames_complete': sum(1 for e in frame_entries
+                               if len(e['outputs']) == image_outputs + 1 and not e['problems']),
+        'frames_failed': [e['name'] for e in frame_entries if e['failed']],
+        'skipped_inputs': manifest['skipped_inputs'],
         'wall_time_s': wall_s,
         'latency_ms': summary.latency_summary(timings),
         'scores': scores['overall'],
@@ -158,13 +189,21 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
 
 
 def effective_parameters(profile: str, overrides: Dict[str, object]) -> Dict[str, object]:
-    """Return the node parameters the demo ran with: defaults, profile file, overrides."""
+    """Return the TTM node's parameters for a run: defaults, profile file, overrides.
+
+    Only the profile sections that apply to the TTM node (`/**`, `ttm_node`, with or
+    without a namespace) and only TTM node parameters count. Raises ConfigurationError
+    for an invalid value.
+    """
     values = defaults()
     document = yaml.safe_load(resolve_config(profile).read_text()) or {}
-    for section in document.values():
-        values.update(_flatten(section.get('ros__parameters', {})))
-    values.update(overrides)
-    return values
+    for key, section in document.items():
+        if key.rstrip('/').split('/')[-1] in ('**', 'ttm_node'):
+            # A `/**` section may also hold other nodes' parameters, which ttm_node ignores.
+            values.update({name: value for name, value in
+                           _flatten(section.get('ros__parameters', {})).items() if name in values})
+    values.update({name: value for name, value in overrides.items() if name in values})
+    return checked_values(values)
 
 
 def _flatten(tree: dict, prefix: str = '') -> Dict[str, object]:
@@ -196,9 +235,12 @@ def _match_labels(label_dir: Optional[pathlib.Path], frames: Sequence[FrameRef])
     return matched
 
 
-def _write_manifest(options: DemoOptions, frames: Sequence[FrameRef]) -> dict:
+def _write_manifest(options: DemoOptions,
+                    frames: Sequence[FrameRef]) -> Tuple[dict, List[FrameRef]]:
+    """Write manifest.json; return it and the frames, less the unreadable images."""
     bag = is_bag(options.input)
-    entries = []
+    entries: List[dict] = []
+    skipped: List[dict] = []
     message_type = 'sensor_msgs/msg/Image'
     if bag:
         for frame, (_, msgtype, msg) in zip(frames, iterate_bag(options.input, options.topic)):
@@ -207,18 +249,27 @@ def _write_manifest(options: DemoOptions, frames: Sequence[FrameRef]) -> dict:
             entries.append({'name': frame.name, 'stamp_ns': frame.stamp_ns,
                             'frame_id': msg.header.frame_id, 'width': width, 'height': height})
     else:
+        kept = []
         for frame in frames:
-            height, width = _file_size(frame.path)
-            entries.append({'name': frame.name, 'frame_id': 'camera',
-                            'width': width, 'height': height, 'path': str(frame.path)})
+            image = cv2.imread(str(frame.path), cv2.IMREAD_COLOR)
+            if image is None:
+                skipped.append({'path': str(frame.path),
+                                'reason': 'OpenCV cannot decode it (corrupt, truncated or not an image)'})
+                continue
+            kept.append(frame)
+            entries.append({'name': frame.name, 'frame_id': 'camera', 'width': image.shape[1],
+                            'height': image.shape[0], 'path': str(frame.path)})
+        frames = kept
+        if not frames:
+            raise ConfigurationError(f'no readable image in {options.input}')
     manifest = {
         'source': 'bag' if bag else 'folder', 'input': str(options.input), 'topic': options.topic,
         'message_type': message_type,
         'transport': 'compressed' if message_type.endswith('CompressedImage') else 'raw',
-        'frames': entries,
+        'frames': entries, 'skipped_inputs': skipped,
     }
     (options.out / 'manifest.json').write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return manifest, frames
 
 
 def _message_size(msg) -> tuple:
@@ -226,12 +277,6 @@ def _message_size(msg) -> tuple:
         return msg.height, msg.width
     from ttm_ros.ros.image_msgs import image_from_msg
     return image_from_msg(msg).shape[:2]
-
-
-def _file_size(path: pathlib.Path) -> tuple:
-    from PIL import Image
-    with Image.open(path) as image:
-        return image.height, image.width
 
 
 def _originals(options: DemoOptions, frames: Sequence[FrameRef]):
@@ -242,7 +287,10 @@ def _originals(options: DemoOptions, frames: Sequence[FrameRef]):
         return
     from ttm_ros.ros.image_msgs import image_from_msg
     for frame, (_, _, msg) in zip(frames, iterate_bag(options.input, options.topic)):
-        yield frame, cv2.cvtColor(image_from_msg(msg), cv2.COLOR_RGB2BGR)
+        try:
+            yield frame, cv2.cvtColor(image_from_msg(msg), cv2.COLOR_RGB2BGR)
+        except FrameError:
+            yield frame, None  # The node rejected this frame too; summary.json says why.
 
 
 def _side_by_side(out_dir: pathlib.Path, name: str, original: np.ndarray) -> None:

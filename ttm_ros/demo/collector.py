@@ -21,21 +21,14 @@ from typing import Dict, List
 import cv2
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from ttm_ros.demo.summary import IMAGE_OUTPUTS
 from ttm_ros.ros.image_msgs import image_from_msg
 
-#: Topic (relative to the node namespace) -> output file suffix.
-IMAGE_OUTPUTS = {
-    'pseudo_source/image_raw': 'pseudo_source',
-    'segmentation/mask': 'fused_mask',
-    'segmentation/mask/base': 'base_mask',
-    'segmentation/mask/translated': 'ttm_mask',
-    'segmentation/overlay': 'overlay',
-}
 TIMING_TOPIC = 'segmentation/timing'
 
 
@@ -47,8 +40,9 @@ class Collector:
     """
 
     def __init__(self, node, manifest: dict, out_dir: pathlib.Path, namespace: str,
-                 names_topic: str):
+                 names_topic: str, image_outputs: Dict[str, str] = IMAGE_OUTPUTS):
         self.node = node
+        self.image_outputs = dict(image_outputs)
         self.out_dir = out_dir
         self.frames = {entry['name']: entry for entry in manifest['frames']}
         self.records: Dict[str, dict] = {name: {'outputs': {}, 'problems': []}
@@ -59,7 +53,7 @@ class Collector:
                              history=HistoryPolicy.KEEP_LAST)
         prefix = namespace.rstrip('/') + '/'
         self.subscriptions = []
-        for topic, suffix in IMAGE_OUTPUTS.items():
+        for topic, suffix in self.image_outputs.items():
             self.subscriptions.append(node.create_subscription(
                 Image, prefix + topic, lambda msg, s=suffix: self.on_output(msg, s), profile))
         self.subscriptions.append(node.create_subscription(
@@ -73,8 +67,9 @@ class Collector:
         return all(s.get_publisher_count() > 0 for s in self.subscriptions)
 
     def complete(self) -> bool:
-        wanted = len(IMAGE_OUTPUTS) + 1
-        return all(len(r['outputs']) == wanted for r in self.records.values())
+        """Return True once every frame has all its outputs, or has failed in the node."""
+        wanted = len(self.image_outputs) + 1
+        return all(len(r['outputs']) == wanted or r.get('failed') for r in self.records.values())
 
     def on_name(self, msg: String) -> None:
         stamp, _, name = msg.data.partition(' ')
@@ -116,6 +111,9 @@ class Collector:
             record['problems'].append('timing: empty DiagnosticArray')
             return
         status = msg.status[0]
+        if status.level == DiagnosticStatus.ERROR:
+            record['failed'] = status.message
+            return
         record['timings_ms'] = {kv.key[:-3]: float(kv.value) for kv in status.values
                                 if kv.key.endswith('_ms')}
         record['fallback'] = None if status.message == 'ok' else status.message
@@ -134,6 +132,8 @@ def main(argv=None) -> int:
     parser.add_argument('out_dir', type=pathlib.Path)
     parser.add_argument('--namespace', default='/ttm_demo')
     parser.add_argument('--names-topic', required=True)
+    parser.add_argument('--outputs', default=','.join(IMAGE_OUTPUTS),
+                        help='comma-separated image topics to record (relative to the namespace)')
     parser.add_argument('--timeout', type=float, default=3600.0,
                         help='seconds to wait for every output before writing what arrived')
     args = parser.parse_args(argv)
@@ -142,7 +142,12 @@ def main(argv=None) -> int:
 
     rclpy.init()
     node = rclpy.create_node('ttm_demo_recorder')
-    collector = Collector(node, manifest, args.out_dir, args.namespace, args.names_topic)
+    wanted = args.outputs.split(',')
+    unknown = sorted(set(wanted) - set(IMAGE_OUTPUTS))
+    if unknown:
+        parser.error(f'unknown output topics {unknown}; known: {", ".join(IMAGE_OUTPUTS)}')
+    collector = Collector(node, manifest, args.out_dir, args.namespace, args.names_topic,
+                          {topic: IMAGE_OUTPUTS[topic] for topic in wanted})
     deadline = time.monotonic() + args.timeout
     ready = False
     try:

@@ -2,11 +2,12 @@
 
 Run by `ttm-ros demo`; not a user command. It publishes reliable `sensor_msgs/Image`
 (folder frames as rgb8, stamped with the current time, as a camera driver does) or the
-bag's own messages, keeping at most `--window` frames in flight: a frame counts as done
-when the node's fused mask for its stamp arrives. Before each frame it publishes
+bag's own messages, keeping at most `--window` frames in flight. A frame counts as done
+when the node's timing message for its stamp arrives, which it publishes for processed
+and failed frames alike. Before each frame it publishes
 "<stamp_ns> <frame name>" on the names topic, so the recorder can name the outputs.
 
-Usage: python -m ttm_ros.demo.publisher MANIFEST --camera-topic T --mask-topic M
+Usage: python -m ttm_ros.demo.publisher MANIFEST --camera-topic T --done-topic D --names-topic N
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import cv2
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header, String
 
@@ -58,7 +60,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('manifest', type=pathlib.Path)
     parser.add_argument('--camera-topic', required=True)
-    parser.add_argument('--mask-topic', required=True)
+    parser.add_argument('--done-topic', required=True,
+                        help="the node's per-frame timing topic: one message per processed or failed frame")
     parser.add_argument('--names-topic', required=True,
                         help='std_msgs/String topic that maps each stamp to its frame name')
     parser.add_argument('--clock', action='store_true',
@@ -74,8 +77,9 @@ def main(argv=None) -> int:
     node = rclpy.create_node('ttm_demo_camera')
     reliable = QoSProfile(depth=max(args.window, 1) + 1, reliability=ReliabilityPolicy.RELIABLE,
                           history=HistoryPolicy.KEEP_LAST)
-    publisher = node.create_publisher(CompressedImage if compressed else Image,
-                                      args.camera_topic, reliable)
+    # A CompressedImage goes to <topic>/compressed, where the node subscribes to it.
+    camera_topic = args.camera_topic.rstrip('/') + '/compressed' if compressed else args.camera_topic
+    publisher = node.create_publisher(CompressedImage if compressed else Image, camera_topic, reliable)
     names = node.create_publisher(String, args.names_topic, QoSProfile(
         depth=len(manifest['frames']) + 1, reliability=ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -85,14 +89,16 @@ def main(argv=None) -> int:
         clock = node.create_publisher(Clock, '/clock', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     done = set()
-    node.create_subscription(Image, args.mask_topic, lambda m: done.add(
+    node.create_subscription(DiagnosticArray, args.done_topic, lambda m: done.add(
         m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), QoSProfile(
             depth=50, reliability=ReliabilityPolicy.RELIABLE))
     try:
         wait_until(node, lambda: publisher.get_subscription_count() > 0, 60, 'the TTM node')
-        wait_until(node, lambda: node.count_publishers(args.mask_topic) > 0, 60,
-                   f'a publisher on {args.mask_topic}')
-        time.sleep(0.5)  # Let the reliable mask subscription finish matching.
+        wait_until(node, lambda: node.count_publishers(args.done_topic) > 0, 60,
+                   f'a publisher on {args.done_topic}')
+        wait_until(node, lambda: names.get_subscription_count() > 0, 60,
+                   f'the recorder on {args.names_topic}')
+        time.sleep(0.5)  # Let the reliable timing subscription finish matching.
         messages = bag_messages(manifest) if manifest['source'] == 'bag' \
             else folder_messages(manifest, node.get_clock())
         sent = []

@@ -18,6 +18,15 @@ from ttm_ros.core.metrics import ConfusionAccumulator, SegmentationScores
 
 MODES = {'base': 'base_mask', 'ttm': 'ttm_mask', 'fused': 'fused_mask'}
 
+#: Topic (relative to the node namespace) -> output file suffix.
+IMAGE_OUTPUTS = {
+    'pseudo_source/image_raw': 'pseudo_source',
+    'segmentation/mask': 'fused_mask',
+    'segmentation/mask/base': 'base_mask',
+    'segmentation/mask/translated': 'ttm_mask',
+    'segmentation/overlay': 'overlay',
+}
+
 
 def mask_path(out_dir: pathlib.Path, frame: str, mode: str) -> pathlib.Path:
     """Return the file of the `mode` mask of `frame` (`<frame>_<mode>_mask.png`)."""

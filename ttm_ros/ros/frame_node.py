@@ -223,11 +223,14 @@ class FrameNodeMixin:
         except FrameError as error:
             self.failed += 1
             self.get_logger().error(f'skipped frame {ids}: {error}', throttle_duration_sec=throttle)
+            self.frame_failed(header, str(error))
             return
         except Exception as error:  # noqa: BLE001 - the node must survive any bad frame.
             self.failed += 1
-            self.get_logger().error(f'processing failed for frame {ids}: '
-                                    f'{type(error).__name__}: {error}', throttle_duration_sec=throttle)
+            reason = f'{type(error).__name__}: {error}'
+            self.get_logger().error(f'processing failed for frame {ids}: {reason}',
+                                    throttle_duration_sec=throttle)
+            self.frame_failed(header, reason)
             return
 
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -244,6 +247,9 @@ class FrameNodeMixin:
 
     def frame_done(self, header, timings_ms: Dict[str, float]) -> None:
         """Called after a frame was processed, with every stage time including decode."""
+
+    def frame_failed(self, header, reason: str) -> None:
+        """Called after a frame was skipped because it could not be processed."""
 
     # ------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
@@ -376,10 +382,16 @@ def parameter_descriptor(spec: ParameterSpec, read_only: bool = True) -> Paramet
     return descriptor
 
 
-def timing_message(header, timings_ms: Dict[str, float], message: Optional[str] = None) -> DiagnosticArray:
-    """Return a DiagnosticArray with one frame's stage times (`<stage>_ms` keys) and its header."""
-    status = DiagnosticStatus(name='frame timing', message=message or 'ok',
-                              level=DiagnosticStatus.WARN if message else DiagnosticStatus.OK)
+def timing_message(header, timings_ms: Dict[str, float], message: Optional[str] = None,
+                   level: Optional[bytes] = None) -> DiagnosticArray:
+    """Return a DiagnosticArray with one frame's stage times (`<stage>_ms` keys) and its header.
+
+    The status message is 'ok', or the reason of a fallback (level WARN) or of a
+    failure (level ERROR, no timings).
+    """
+    if level is None:
+        level = DiagnosticStatus.WARN if message else DiagnosticStatus.OK
+    status = DiagnosticStatus(name='frame timing', message=message or 'ok', level=level)
     status.values = [KeyValue(key=f'{k}_ms', value=f'{v:.3f}') for k, v in timings_ms.items()]
     return DiagnosticArray(header=header, status=[status])
 
