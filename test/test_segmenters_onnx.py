@@ -447,3 +447,9 @@ def test_deeplab_probability_output(deeplab, shared_data, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-5)
     agreement = (probabilities.argmax(axis=0) == deeplab.predict_proba(rgb).argmax(axis=0)).mean()
     assert agreement > 0.9
+
+
+def test_extreme_aspect_frame_rejected(deeplab):
+    """A 1 x 1000 line would need 1000 tiles; it is rejected with the size and the fix."""
+    with pytest.raises(FrameError, match='1000x1 needs 1000 tiles'):
+        deeplab.predict_proba(np.zeros((1, 1000, 3), np.uint8))

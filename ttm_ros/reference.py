@@ -24,8 +24,14 @@ def _range(spec: ParameterSpec) -> str:
 
 
 def _cell(value: object) -> str:
-    text = repr(value) if isinstance(value, str) else str(value).lower() \
-        if isinstance(value, bool) else str(value)
+    """Return a default value for a table cell: strings quoted, booleans in ROS spelling."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return _text(repr(value) if isinstance(value, str) else str(value))
+
+
+def _text(text: str) -> str:
+    """Return prose for a table cell, with pipes escaped and line breaks removed."""
     return text.replace('|', '\\|').replace('\n', ' ')
 
 
@@ -35,14 +41,14 @@ def _node_sections(node: str, node_topics, specs) -> list:
              '|---|---|---|---|---|---|']
     for topic in node_topics:
         lines.append(f'| `{topic.name}` | {topic.message_type} | {topic.direction} | {topic.qos} '
-                     f'| {topic.condition} | {_cell(topic.description)} |')
+                     f'| {topic.condition} | {_text(topic.description)} |')
     lines += ['', f'## Parameters of {node}', '',
               'Dynamic parameters can change while the node runs; the others need a restart.', '',
               '| name | type | unit | default | range | dynamic | description |',
               '|---|---|---|---|---|---|---|']
     for spec in specs:
         lines.append(f'| `{spec.name}` | {spec.type_name} | {spec.unit} | {_cell(spec.default)} '
-                     f'| {_range(spec)} | {"yes" if spec.dynamic else "no"} | {_cell(spec.description)} |')
+                     f'| {_range(spec)} | {"yes" if spec.dynamic else "no"} | {_text(spec.description)} |')
     return lines + ['']
 
 
@@ -55,5 +61,5 @@ def render_reference() -> str:
     for argument in LAUNCH_ARGUMENTS:
         option = '--' + argument.name.replace('_', '-')
         lines.append(f'| `{argument.name}` | `{option}` | {_cell(argument.default)} '
-                     f'| {_cell(argument.description)} |')
+                     f'| {_text(argument.description)} |')
     return '\n'.join(lines) + '\n'

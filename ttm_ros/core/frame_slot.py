@@ -26,6 +26,8 @@ class FrameSlot:
 
     def put(self, item: Any) -> None:
         """Store `item`; in live mode replace (and count as dropped) a waiting frame."""
+        # NOTE: evaluation mode keeps every frame with no upper bound, which suits replays
+        # paced by their publisher; on a live camera faster than the models it grows.
         with self._condition:
             self.received += 1
             if not self.keep_all and self._items:

@@ -81,8 +81,9 @@ _TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
     'multiple': dict(description='Both working sides are multiples of this.', unit='pixels',
                      minimum=1),
     'device': dict(description='Torch device: auto (CUDA when available), cpu, cuda or cuda:N.'),
-    'dtype': dict(description='Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), bfloat16 '
-                  'or float32.', choices=('auto', 'bfloat16', 'float32', 'float16')),
+    'dtype': dict(description='Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), bfloat16, '
+                  'float32, or float16 (rejected for FLUX-family editors, whose VAEs overflow).',
+                  choices=('auto', 'bfloat16', 'float32', 'float16')),
     'cache_dir': dict(description='Folder of cached prompt embeddings; empty selects '
                       '~/.cache/ttm_ros/prompt_embeds.'),
     'lora_path': dict(description='Local LoRA file fused into the editor (qwen-edit Lightning).'),

@@ -47,6 +47,11 @@ _OPTIMIZATION_LEVELS = {
 }
 
 
+#: The maximum number of tiles one frame may need in tile mode (a 2:1 street frame
+#: needs 2; 16 allows a 16:1 panorama).
+MAX_TILES = 16
+
+
 @dataclasses.dataclass(frozen=True)
 class OnnxSegmenterConfig:
     """The parsed YAML file of an ONNX segmenter (fields as in docs/onnx-segmenter.md).
@@ -513,6 +518,12 @@ class OnnxSegmenter(Segmenter):
     def _tiled_scores(self, rgb: np.ndarray) -> np.ndarray:
         tile_height, tile_width = self._input_size
         resized_height, resized_width, offsets = self.tile_layout(*rgb.shape[:2])
+        if len(offsets) > MAX_TILES:
+            # A 1 x 1000 line would become 1000 tiles and a score array of many GiB.
+            raise FrameError(
+                f'frame {rgb.shape[1]}x{rgb.shape[0]} needs {len(offsets)} tiles of '
+                f'{tile_width}x{tile_height} (at most {MAX_TILES}); its aspect ratio is far from a '
+                'camera image, so check the camera encoding or crop the frame')
         resized = resize_image(rgb, resized_height, resized_width)
         if resized_width < tile_width:
             # NOTE: a frame narrower than one tile is padded with black on the right. The
