@@ -25,6 +25,16 @@ def add_arguments(parser) -> None:
     parser.add_argument('--limit', type=non_negative_int, default=0,
                         help='process only the first N frames (0: all)')
     parser.add_argument('--timeout', type=float, default=3600.0, help='seconds before giving up')
+    parser.add_argument('--detection', action='store_true',
+                        help='also run the detection node on the pseudo-source image and record its '
+                             'boxes (<frame>_detections.json) and overlay')
+    parser.add_argument('--boxes', type=pathlib.Path,
+                        help='box labels for --detection: a COCO JSON file (images matched by the frame '
+                             'id of file_name) or a folder of Pascal VOC XML files (matched by frame id); '
+                             'adds mAP@50 to summary.json')
+    parser.add_argument('--detection-timeout', type=float, default=60.0,
+                        help='seconds to wait for the detections of a frame after its TTM result '
+                             'before listing the frame as failed (default: 60)')
     add_parameter_option(parser)
 
 
@@ -54,7 +64,8 @@ def run(args) -> int:
         args.labels = args.labels or default_set / 'labels'
     options = DemoOptions(input=args.input, out=args.out, labels=args.labels, profile=args.profile,
                           parameters=dict(args.parameters), topic=args.topic, limit=args.limit,
-                          timeout=args.timeout)
+                          timeout=args.timeout, detection=args.detection, boxes=args.boxes,
+                          detection_timeout=args.detection_timeout)
     try:
         result = run_demo(options)
     except (RuntimeError, TimeoutError) as error:
@@ -76,4 +87,18 @@ def print_result(result: Dict, out: pathlib.Path) -> None:
         print(f"  {stage:<20} mean {values['mean_ms']:8.1f} ms   p95 {values['p95_ms']:8.1f} ms")
     for mode, scores in result['scores'].items():
         print(f"  {mode:<6} mIoU {scores['miou']:.4f}   pixel accuracy {scores['pixel_accuracy']:.4f}")
+    if 'detection' in result:
+        print_detection(result)
     print(f'summary: {out / "summary.json"}')
+
+
+def print_detection(result: Dict) -> None:
+    """Print the box count, the frames without detections and mAP@50 of a demo run."""
+    column = result['detection']
+    counts = [entry['boxes'] for entry in column['boxes_per_frame'].values() if entry is not None]
+    print(f'  detection: {sum(counts)} boxes on {len(counts)} frames')
+    for name in result['frames_detection_failed']:
+        print(f'  no detections for: {name} (see logs/node.log)')
+    if column.get('map50') is not None:
+        print(f"  detection mAP@50 {column['map50']:.4f} over {len(column['labelled_frames'])} "
+              'labelled frames')

@@ -5,6 +5,9 @@ Three processes talk over DDS on loopback, as on a robot:
 2. a recorder (`ttm_ros.demo.collector`) that files every output by header stamp;
 3. a camera (`ttm_ros.demo.publisher`) that publishes the frames of a folder or bag.
 Then `summary.json` is computed from the saved masks (see `ttm_ros.demo.summary`).
+With `detection`, the node process also runs the detection node (`ttm-ros run
+--detection true`, evaluation mode too), the recorder saves its boxes and overlay, and
+summary.json gains a `detection` section (see `ttm_ros.demo.detection`).
 
 The processes share a ROS_DOMAIN_ID (random unless set), keep discovery on localhost
 and load the loopback Fast DDS profile for large images unless
@@ -31,7 +34,7 @@ from ttm_ros.core import labels
 from ttm_ros.core.errors import ConfigurationError, FrameError
 from ttm_ros import topics
 from ttm_ros.core.parameters import checked_overrides, checked_values, defaults
-from ttm_ros.demo import summary
+from ttm_ros.demo import detection, summary
 from ttm_ros.demo.summary import IMAGE_OUTPUTS
 from ttm_ros.demo.sources import FrameRef, is_bag, iterate_bag, list_frames
 from ttm_ros.launch_description import yaml_scalar
@@ -40,6 +43,7 @@ from ttm_ros.paths import resolve_config
 NAMESPACE = '/ttm_demo'
 CAMERA_TOPIC = NAMESPACE + '/camera/image_raw'
 NAMES_TOPIC = NAMESPACE + '/camera/frame_names'
+DETECTION_FAILURES_TOPIC = NAMESPACE + '/camera/detection_failures'
 #: Node parameters the demo needs: every frame, and the masks of every mode.
 REQUIRED_PARAMETERS = {'evaluation_mode': True, 'output.all_masks': True}
 #: Node parameters the demo sets unless the user overrides them.
@@ -61,6 +65,10 @@ class DemoOptions:
     # Replay time: the camera publishes /clock from the bag's header stamps and the
     # node runs with use_sim_time (bag input only).
     use_sim_time: bool = False
+    # Also run the detection node; `boxes` is a COCO JSON file or VOC XML folder to score it.
+    detection: bool = False
+    boxes: Optional[pathlib.Path] = None
+    detection_timeout: float = 60.0
 
 
 def run_demo(options: DemoOptions) -> dict:
@@ -72,15 +80,21 @@ def run_demo(options: DemoOptions) -> dict:
     options.out.mkdir(parents=True, exist_ok=True)
     manifest, frames = _write_manifest(options, frames)
     label_paths = _match_labels(options.labels, frames)
+    box_labels = _load_box_labels(options, frames)
     outputs = [topic for topic in IMAGE_OUTPUTS
                if settings['output.overlay'] or IMAGE_OUTPUTS[topic] != 'overlay']
+    # The timing message, plus the detections and (with overlays) the detection overlay.
+    expected_outputs = len(outputs) + 1
+    if options.detection:
+        expected_outputs += 2 if settings['output.overlay'] else 1
 
     # 2. The node, the recorder, then the camera.
     environment = demo_environment(options.out)
     node_command = [sys.executable, '-m', 'ttm_ros.cli', 'run', '--profile', options.profile,
                     '--namespace', NAMESPACE, '--camera-topic', CAMERA_TOPIC,
                     '--transport', manifest['transport'], '--dds-profile', 'none',
-                    '--use-sim-time', 'true' if options.use_sim_time else 'false']
+                    '--use-sim-time', 'true' if options.use_sim_time else 'false',
+                    '--detection', 'true' if options.detection else 'false']
     for name, value in parameters.items():
         node_command += ['-p', f'{name}={yaml_scalar(value)}']
     logs = options.out / 'logs'
@@ -92,6 +106,11 @@ def run_demo(options: DemoOptions) -> dict:
     camera_command = [sys.executable, '-m', 'ttm_ros.demo.publisher', str(options.out / 'manifest.json'),
                       '--camera-topic', CAMERA_TOPIC, '--done-topic', NAMESPACE + '/' + topics.TIMING,
                       '--names-topic', NAMES_TOPIC] + (['--clock'] if options.use_sim_time else [])
+    if options.detection:
+        recorder_command += ['--detection', '--failures-topic', DETECTION_FAILURES_TOPIC]
+        camera_command += ['--detections-topic', NAMESPACE + '/' + topics.DETECTIONS,
+                           '--failures-topic', DETECTION_FAILURES_TOPIC,
+                           '--detection-timeout', str(options.detection_timeout)]
     with ChildProcess('node', node_command, logs / 'node.log', environment) as node, \
             ChildProcess('recorder', recorder_command, logs / 'recorder.log', environment) as recorder:
         recorder.wait_for_line('READY', timeout=options.timeout, also_alive=[node])
@@ -101,7 +120,8 @@ def run_demo(options: DemoOptions) -> dict:
     wall_s = time.monotonic() - started
 
     # 3. Scores from the saved masks, the side-by-side views and summary.json.
-    return write_summary(options, frames, label_paths, wall_s, settings, manifest, len(outputs))
+    return write_summary(options, frames, label_paths, wall_s, settings, manifest, expected_outputs,
+                         box_labels)
 
 
 def node_parameters(overrides: Dict[str, object]) -> Dict[str, object]:
@@ -133,8 +153,12 @@ def demo_environment(out_dir: pathlib.Path) -> Dict[str, str]:
 
 def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
                   label_paths: Dict[str, pathlib.Path], wall_s: float,
-                  settings: Dict[str, object], manifest: dict, image_outputs: int) -> dict:
-    """Score the saved masks, draw side-by-side views and write `summary.json`.
+                  settings: Dict[str, object], manifest: dict, expected_outputs: int,
+                  box_labels=None) -> dict:
+    """Score the saved masks and boxes, draw side-by-side views and write `summary.json`.
+
+    `expected_outputs` is the number of outputs of a complete frame (timing included);
+    `box_labels` is the `GroundTruth` of the frames when box labels were given.
 
     For bag input the header stamps are recording times, so the `age_*` stages (now
     minus stamp) say nothing about the node and are left out of the latency summary.
@@ -156,6 +180,8 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
             'problems': record.get('problems', []),
             'scores': scores['per_frame'].get(frame.name),
         })
+        if options.detection:
+            frame_entries[-1]['detection_failed'] = record.get('detection_failed')
     for frame, original in _originals(options, frames):
         _side_by_side(options.out, frame.name, original)
     timings = [entry['latency_ms'] for entry in frame_entries if entry['latency_ms']]
@@ -169,8 +195,9 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
         'parameters': settings,
         'frames_total': len(frames),
         'frames_complete': sum(1 for e in frame_entries
-                               if len(e['outputs']) == image_outputs + 1 and not e['problems']),
+                               if len(e['outputs']) == expected_outputs and not e['problems']),
         'frames_failed': [e['name'] for e in frame_entries if e['failed']],
+        'frames_detection_failed': [e['name'] for e in frame_entries if e.get('detection_failed')],
         'skipped_inputs': manifest['skipped_inputs'],
         'wall_time_s': wall_s,
         'latency_ms': summary.latency_summary(timings),
@@ -184,6 +211,9 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
         },
         'frames': frame_entries,
     }
+    if options.detection:
+        result['boxes'] = str(options.boxes) if options.boxes else None
+        result['detection'] = detection.detection_column(options.out, names, box_labels)
     (options.out / 'summary.json').write_text(json.dumps(result, indent=1, allow_nan=True))
     return result
 
@@ -214,6 +244,15 @@ def _flatten(tree: dict, prefix: str = '') -> Dict[str, object]:
         else:
             flat[prefix + key] = value
     return flat
+
+
+def _load_box_labels(options: DemoOptions, frames: Sequence[FrameRef]):
+    """Return the `GroundTruth` of `options.boxes` for the frames, or None without it."""
+    if options.boxes is None:
+        return None
+    if not options.detection:
+        raise ConfigurationError(f'--boxes {options.boxes} scores the detection node; add --detection')
+    return detection.load_box_labels(options.boxes, [frame.name for frame in frames])
 
 
 def _match_labels(label_dir: Optional[pathlib.Path], frames: Sequence[FrameRef]) -> Dict[str, pathlib.Path]:
@@ -294,15 +333,20 @@ def _originals(options: DemoOptions, frames: Sequence[FrameRef]):
 
 
 def _side_by_side(out_dir: pathlib.Path, name: str, original: np.ndarray) -> None:
-    """Write `<frame>_side_by_side.jpg`: original | pseudo-source | fused overlay."""
+    """Write `<frame>_side_by_side.jpg`: original | pseudo-source | fused overlay, then the
+    detection overlay (boxes on the pseudo-source) when the frame has one."""
     views = [out_dir / f'{name}_{kind}.png' for kind in ('pseudo_source', 'overlay')]
     if not all(path.is_file() for path in views):
         return
     pseudo, overlay = (cv2.imread(str(path)) for path in views)
     if original is None or original.shape != pseudo.shape:
         original = np.zeros_like(pseudo)
-    cv2.imwrite(str(out_dir / f'{name}_side_by_side.jpg'),
-                np.hstack([original, pseudo, overlay]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    columns = [original, pseudo, overlay]
+    boxes_view = out_dir / f'{name}_{detection.OVERLAY_SUFFIX}.png'
+    if boxes_view.is_file():
+        columns.append(cv2.imread(str(boxes_view)))
+    cv2.imwrite(str(out_dir / f'{name}_side_by_side.jpg'), np.hstack(columns),
+                [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
 def _check_exit(process: ChildProcess, code: int) -> None:

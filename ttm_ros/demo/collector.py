@@ -2,12 +2,16 @@
 
 Run by `ttm-ros demo`; not a user command. For each frame it writes
 `<frame>_pseudo_source.png`, `<frame>_fused_mask.png`, `<frame>_base_mask.png`,
-`<frame>_ttm_mask.png` and `<frame>_overlay.png` into the output folder. It checks that
-each output's header equals the input header and its size the input size. When every
-frame is complete, or on timeout, it writes `collected.json` (per frame: stage timings,
-fallback, header and size checks). It prints READY once all its topics are matched.
+`<frame>_ttm_mask.png` and `<frame>_overlay.png` into the output folder; with
+`--detection`, also `<frame>_detections.json` (see `ttm_ros.demo.detection`) and
+`<frame>_detection_overlay.png` of the detection node. It checks that each output's
+header equals the input header, its size the input size, and that every box lies
+inside the frame. A frame whose detections the camera gave up on (a message on
+`--failures-topic`) counts as done. When every frame is complete, or on timeout, it
+writes `collected.json` (per frame: stage timings, fallback, header, size and box
+checks). It prints READY once all its topics are matched.
 
-Usage: python -m ttm_ros.demo.collector MANIFEST OUT_DIR --namespace NS
+Usage: python -m ttm_ros.demo.collector MANIFEST OUT_DIR --namespace NS [--detection]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from ttm_ros.demo import detection
 from ttm_ros.demo.summary import IMAGE_OUTPUTS
 from ttm_ros.ros.image_msgs import image_from_msg
 
@@ -40,14 +45,17 @@ class Collector:
     """
 
     def __init__(self, node, manifest: dict, out_dir: pathlib.Path, namespace: str,
-                 names_topic: str, image_outputs: Dict[str, str] = IMAGE_OUTPUTS):
+                 names_topic: str, image_outputs: Dict[str, str] = IMAGE_OUTPUTS,
+                 detections: bool = False, failures_topic: str = ''):
         self.node = node
         self.image_outputs = dict(image_outputs)
+        self.wanted = set(self.image_outputs.values()) | {'timing'}
         self.out_dir = out_dir
         self.frames = {entry['name']: entry for entry in manifest['frames']}
         self.records: Dict[str, dict] = {name: {'outputs': {}, 'problems': []}
                                          for name in self.frames}
         self.names: Dict[int, str] = {}
+        self.detection_failures: Dict[int, str] = {}
         self.waiting: List[tuple] = []
         profile = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
                              history=HistoryPolicy.KEEP_LAST)
@@ -59,21 +67,57 @@ class Collector:
         self.subscriptions.append(node.create_subscription(
             DiagnosticArray, prefix + TIMING_TOPIC, lambda msg: self.on_output(msg, 'timing'),
             profile))
-        node.create_subscription(String, names_topic, self.on_name, QoSProfile(
-            depth=len(self.frames) + 1, reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        if detections:
+            self._subscribe_detections(prefix, profile)
+        latched = QoSProfile(depth=len(self.frames) + 1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        node.create_subscription(String, names_topic, self.on_name, latched)
+        if failures_topic:
+            node.create_subscription(String, failures_topic, self.on_failure, latched)
+
+    def _subscribe_detections(self, prefix: str, profile: QoSProfile) -> None:
+        from vision_msgs.msg import Detection2DArray
+
+        self.wanted.add(detection.DETECTIONS_SUFFIX)
+        self.subscriptions.append(self.node.create_subscription(
+            Detection2DArray, prefix + detection.DETECTIONS_TOPIC,
+            lambda msg: self.on_output(msg, detection.DETECTIONS_SUFFIX), profile))
+        if 'overlay' in self.image_outputs.values():
+            # The detection node shares output.overlay with the TTM node.
+            self.image_outputs[detection.OVERLAY_TOPIC] = detection.OVERLAY_SUFFIX
+            self.wanted.add(detection.OVERLAY_SUFFIX)
+            self.subscriptions.append(self.node.create_subscription(
+                Image, prefix + detection.OVERLAY_TOPIC,
+                lambda msg: self.on_output(msg, detection.OVERLAY_SUFFIX), profile))
 
     def matched(self) -> bool:
         return all(s.get_publisher_count() > 0 for s in self.subscriptions)
 
     def complete(self) -> bool:
-        """Return True once every frame has all its outputs, or has failed in the node."""
-        wanted = len(self.image_outputs) + 1
-        return all(len(r['outputs']) == wanted or r.get('failed') for r in self.records.values())
+        """Return True once every frame has all its outputs, or has failed in a node."""
+        return all(self._frame_done(record) for record in self.records.values())
+
+    def _frame_done(self, record: dict) -> bool:
+        if record.get('failed'):
+            return True
+        wanted = self.wanted
+        if record.get('detection_failed'):
+            wanted = wanted - {detection.DETECTIONS_SUFFIX, detection.OVERLAY_SUFFIX}
+        return set(record['outputs']) >= wanted
+
+    def on_failure(self, msg: String) -> None:
+        """Record the camera's "<stamp_ns> <reason>" for a frame it stopped waiting for."""
+        stamp, _, reason = msg.data.partition(' ')
+        self.detection_failures[int(stamp)] = reason
+        name = self.names.get(int(stamp))
+        if name is not None:
+            self.records[name]['detection_failed'] = reason
 
     def on_name(self, msg: String) -> None:
         stamp, _, name = msg.data.partition(' ')
         self.names[int(stamp)] = name
+        if int(stamp) in self.detection_failures:
+            self.records[name]['detection_failed'] = self.detection_failures[int(stamp)]
         waiting, self.waiting = self.waiting, []
         for output, suffix in waiting:
             self.on_output(output, suffix)
@@ -91,6 +135,8 @@ class Collector:
                 f'{suffix}: frame_id {msg.header.frame_id!r} != input {entry["frame_id"]!r}')
         if suffix == 'timing':
             self._store_timing(msg, record)
+        elif suffix == detection.DETECTIONS_SUFFIX:
+            self._store_detections(msg, entry, record)
         else:
             self._store_image(msg, suffix, entry, record)
 
@@ -104,6 +150,16 @@ class Collector:
             pixels = cv2.cvtColor(image_from_msg(msg), cv2.COLOR_RGB2BGR)
         cv2.imwrite(str(self.out_dir / f'{entry["name"]}_{suffix}.png'), pixels)
         record['outputs'][suffix] = msg.encoding
+
+    def _store_detections(self, msg, entry: dict, record: dict) -> None:
+        from ttm_ros.ros.detection_msgs import detections_from_msg
+
+        detections = detections_from_msg(msg)
+        record['problems'] += detection.boxes_outside(detections, entry['width'], entry['height'])
+        document = detection.detections_document(detections, record['stamp_ns'], msg.header.frame_id,
+                                                 entry['width'], entry['height'])
+        detection.detections_path(self.out_dir, entry['name']).write_text(json.dumps(document, indent=1))
+        record['outputs'][detection.DETECTIONS_SUFFIX] = 'vision_msgs/Detection2DArray'
 
     @staticmethod
     def _store_timing(msg: DiagnosticArray, record: dict) -> None:
@@ -134,6 +190,10 @@ def main(argv=None) -> int:
     parser.add_argument('--names-topic', required=True)
     parser.add_argument('--outputs', default=','.join(IMAGE_OUTPUTS),
                         help='comma-separated image topics to record (relative to the namespace)')
+    parser.add_argument('--detection', action='store_true',
+                        help='also record the detection node (detections and, with overlays, its overlay)')
+    parser.add_argument('--failures-topic', default='',
+                        help='std_msgs/String topic of "<stamp_ns> <reason>" for frames without detections')
     parser.add_argument('--timeout', type=float, default=3600.0,
                         help='seconds to wait for every output before writing what arrived')
     args = parser.parse_args(argv)
@@ -147,7 +207,8 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f'unknown output topics {unknown}; known: {", ".join(IMAGE_OUTPUTS)}')
     collector = Collector(node, manifest, args.out_dir, args.namespace, args.names_topic,
-                          {topic: IMAGE_OUTPUTS[topic] for topic in wanted})
+                          {topic: IMAGE_OUTPUTS[topic] for topic in wanted},
+                          detections=args.detection, failures_topic=args.failures_topic)
     deadline = time.monotonic() + args.timeout
     ready = False
     try:

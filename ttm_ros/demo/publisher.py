@@ -4,7 +4,11 @@ Run by `ttm-ros demo`; not a user command. It publishes reliable `sensor_msgs/Im
 (folder frames as rgb8, stamped with the current time, as a camera driver does) or the
 bag's own messages, keeping at most `--window` frames in flight. A frame counts as done
 when the node's timing message for its stamp arrives, which it publishes for processed
-and failed frames alike. Before each frame it publishes
+and failed frames alike. With `--detections-topic`, a frame the TTM node processed is
+done only once the detection node's Detection2DArray for its stamp arrives too. The
+detection node publishes nothing for a frame it fails on, so after
+`--detection-timeout` seconds without it the camera publishes
+"<stamp_ns> <reason>" on `--failures-topic` and goes on. Before each frame it publishes
 "<stamp_ns> <frame name>" on the names topic, so the recorder can name the outputs.
 
 Usage: python -m ttm_ros.demo.publisher MANIFEST --camera-topic T --done-topic D --names-topic N
@@ -17,12 +21,13 @@ import json
 import pathlib
 import sys
 import time
+from typing import Dict, Set
 
 import cv2
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header, String
 
@@ -37,6 +42,53 @@ def wait_until(node: Node, condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f'timed out after {timeout:.0f} s waiting for {what}')
         rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def stamp_of(msg) -> int:
+    """Return the header stamp of `msg` in nanoseconds."""
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+class FrameResults:
+    """Which published frames are done: TTM timing, then detections when they are expected.
+
+    `detection_timeout` counts from the TTM node's timing message, because the
+    detection node starts on a frame only once the TTM node has published its
+    pseudo-source image. A frame the TTM node failed on never reaches the detection node.
+    """
+
+    def __init__(self, expect_detections: bool, detection_timeout: float, report_failure):
+        self.expect_detections = expect_detections
+        self.detection_timeout = detection_timeout
+        self.report_failure = report_failure
+        self.ttm_done: Dict[int, float] = {}  # stamp -> monotonic time of the timing message
+        self.ttm_failed: Set[int] = set()
+        self.detected: Set[int] = set()
+        self.given_up: Set[int] = set()
+
+    def on_timing(self, msg: DiagnosticArray) -> None:
+        stamp = stamp_of(msg)
+        self.ttm_done[stamp] = time.monotonic()
+        if msg.status and msg.status[0].level == DiagnosticStatus.ERROR:
+            self.ttm_failed.add(stamp)
+
+    def on_detections(self, msg) -> None:
+        self.detected.add(stamp_of(msg))
+
+    def done(self, stamp: int) -> bool:
+        """Return True when nothing more is expected for `stamp` (gives up after the timeout)."""
+        if stamp not in self.ttm_done:
+            return False
+        if not self.expect_detections or stamp in self.ttm_failed or stamp in self.detected \
+                or stamp in self.given_up:
+            return True
+        waited = time.monotonic() - self.ttm_done[stamp]
+        if waited > self.detection_timeout:
+            self.given_up.add(stamp)
+            self.report_failure(stamp, f'no detections {waited:.0f} s after the TTM node finished '
+                                       'the frame (see the detection node log)')
+            return True
+        return False
 
 
 def folder_messages(manifest: dict, clock):
@@ -56,6 +108,19 @@ def bag_messages(manifest: dict):
         yield next(entries), msg
 
 
+def _failure_reporter(node: Node, topic: str, frames: int):
+    """Return a function that reports a frame without detections on stderr and `topic`."""
+    publisher = node.create_publisher(String, topic, QoSProfile(
+        depth=frames + 1, reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL)) if topic else None
+
+    def report(stamp: int, reason: str) -> None:
+        print(f'camera: frame {stamp}: {reason}', file=sys.stderr, flush=True)
+        if publisher is not None:
+            publisher.publish(String(data=f'{stamp} {reason}'))
+    return report
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('manifest', type=pathlib.Path)
@@ -66,6 +131,12 @@ def main(argv=None) -> int:
                         help='std_msgs/String topic that maps each stamp to its frame name')
     parser.add_argument('--clock', action='store_true',
                         help="publish /clock with each frame's header stamp before the frame (use_sim_time)")
+    parser.add_argument('--detections-topic', default='',
+                        help="the detection node's Detection2DArray topic; empty: no detection node")
+    parser.add_argument('--failures-topic', default='',
+                        help='std_msgs/String topic for "<stamp_ns> <reason>" of frames without detections')
+    parser.add_argument('--detection-timeout', type=float, default=60.0,
+                        help='seconds to wait for the detections of a frame after its TTM result')
     parser.add_argument('--window', type=int, default=2, help='frames in flight at most')
     parser.add_argument('--frame-timeout', type=float, default=300.0,
                         help='seconds to wait for one frame result before going on')
@@ -88,14 +159,21 @@ def main(argv=None) -> int:
         from rosgraph_msgs.msg import Clock
         clock = node.create_publisher(Clock, '/clock', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    done = set()
-    node.create_subscription(DiagnosticArray, args.done_topic, lambda m: done.add(
-        m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec), QoSProfile(
-            depth=50, reliability=ReliabilityPolicy.RELIABLE))
+    results = FrameResults(bool(args.detections_topic), args.detection_timeout,
+                           _failure_reporter(node, args.failures_topic, len(manifest['frames'])))
+    results_profile = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(DiagnosticArray, args.done_topic, results.on_timing, results_profile)
+    if args.detections_topic:
+        from vision_msgs.msg import Detection2DArray
+        node.create_subscription(Detection2DArray, args.detections_topic, results.on_detections,
+                                 results_profile)
     try:
         wait_until(node, lambda: publisher.get_subscription_count() > 0, 60, 'the TTM node')
         wait_until(node, lambda: node.count_publishers(args.done_topic) > 0, 60,
                    f'a publisher on {args.done_topic}')
+        if args.detections_topic:
+            wait_until(node, lambda: node.count_publishers(args.detections_topic) > 0, 60,
+                       f'the detection node on {args.detections_topic}')
         wait_until(node, lambda: names.get_subscription_count() > 0, 60,
                    f'the recorder on {args.names_topic}')
         time.sleep(0.5)  # Let the reliable timing subscription finish matching.
@@ -103,16 +181,16 @@ def main(argv=None) -> int:
             else folder_messages(manifest, node.get_clock())
         sent = []
         for entry, msg in messages:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            wait_until(node, lambda: len([s for s in sent if s not in done]) < args.window,
-                       args.frame_timeout, f'results of frames {[s for s in sent if s not in done]}')
+            stamp = stamp_of(msg)
+            wait_until(node, lambda: len([s for s in sent if not results.done(s)]) < args.window,
+                       args.frame_timeout, f'results of frames {[s for s in sent if not results.done(s)]}')
             names.publish(String(data=f"{stamp} {entry['name']}"))
             if clock is not None:
                 clock.publish(Clock(clock=msg.header.stamp))
             publisher.publish(msg)
             sent.append(stamp)
             print(f"published {entry['name']}", flush=True)
-        wait_until(node, lambda: all(s in done for s in sent), args.frame_timeout,
+        wait_until(node, lambda: all(results.done(s) for s in sent), args.frame_timeout,
                    'the last results')
         return 0
     except TimeoutError as error:
