@@ -99,7 +99,7 @@ def test_lifecycle_loads_and_frees_models(ros, segformer):
     assert node.models_loaded
     segmenter = node.pipeline.segmenter
     assert segmenter.model is not None
-    assert node.subscription is None
+    assert all(camera.subscription is None for camera in node.cameras)
 
     assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     camera = Camera(ros)
@@ -110,7 +110,7 @@ def test_lifecycle_loads_and_frees_models(ros, segformer):
     assert camera.received[0].header.frame_id == 'front'
 
     assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
-    assert node.subscription is None
+    assert all(camera.subscription is None for camera in node.cameras)
     assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
     assert not node.models_loaded
     assert segmenter.model is None

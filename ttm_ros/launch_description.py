@@ -147,6 +147,8 @@ def yaml_scalar(value: Any) -> str:
     """Return `value` written as a YAML scalar for `-p name:=value`, strings quoted as needed."""
     if isinstance(value, bool):
         return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(yaml_scalar(str(item)) for item in value) + ']'
     if isinstance(value, str):
         if value == '' or yaml.safe_load(value) != value or ':' in value:
             return "'" + value.replace("'", "''") + "'"

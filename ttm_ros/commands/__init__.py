@@ -18,7 +18,9 @@ def parse_parameter(text: str) -> tuple:
     if not value:
         return name.strip(), ''
     parsed = yaml.safe_load(value)
-    # A value that YAML reads as a mapping or list ("clear day: dry road") is text.
+    if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+        return name.strip(), parsed  # a string array such as input.cameras
+    # A value that YAML reads as a mapping or another list ("clear day: dry road") is text.
     return name.strip(), parsed if isinstance(parsed, (str, int, float, bool)) else value
 
 

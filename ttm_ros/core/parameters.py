@@ -39,11 +39,16 @@ class ParameterSpec:
 
     @property
     def type_name(self) -> str:
-        return {bool: 'bool', int: 'int', float: 'double', str: 'string'}[type(self.default)]
+        return {bool: 'bool', int: 'int', float: 'double', str: 'string',
+                tuple: 'string[]'}[type(self.default)]
 
     def check(self, value: Any) -> Optional[str]:
         """Return why `value` is invalid for this parameter, or None when it is valid."""
         expected = type(self.default)
+        if expected is tuple:
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                return f'{self.name} must be a list of strings, got {value!r}'
+            return self.value_check(value) if self.value_check else None
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
@@ -143,6 +148,13 @@ FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
                   unit='messages', minimum=1, maximum=1000),
     ParameterSpec('output.qos.depth', 5, 'History depth of every (reliable) output.',
                   unit='messages', minimum=1, maximum=1000),
+    ParameterSpec('input.cameras', (), 'Several cameras served by one node and one set of '
+                  'models: entries name=topic (or a topic, named after its namespace). Replaces '
+                  'input.topic; each camera gets its own newest-frame slot, a round-robin turn '
+                  'and outputs under <name>/.'),
+    ParameterSpec('batch.max_frames', 1, 'Frames of different cameras translated in one batch '
+                  'when they share a working size (FLUX.2 klein edits them in one denoising '
+                  'loop).', unit='frames', minimum=1, maximum=16),
     ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
                   'only the newest; for replays whose metrics must not depend on speed.'),
     ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',

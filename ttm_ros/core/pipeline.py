@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -76,23 +76,60 @@ class TTMPipeline:
         With `all_masks` False only the fused mask is computed, which saves two argmax
         passes per frame on a live robot.
         """
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
-            raise FrameError(
-                f'expected an RGB uint8 frame (H, W, 3), got {rgb.dtype} {rgb.shape}')
-        timings: Dict[str, float] = {}
+        _check_frame(rgb)
 
         # 1. Translate to the pseudo-source domain; a rejected edit falls back.
         start = time.perf_counter()
-        fallback_reason = None
-        translated = rgb
+        translated: Any = rgb
         if not self.bypass:
             try:
                 translated = self.translator.translate(rgb)
+            except TranslationRejected as error:
+                translated = error
+        return self._perceive(rgb, translated, _elapsed_ms(start), all_masks)
+
+    def process_batch(self, frames: Sequence[np.ndarray], all_masks: bool = True) -> List[Any]:
+        """Run the method on several frames with one batched translation.
+
+        Returns a FrameResult per frame, or the FrameError of a frame that could not be
+        processed; the translation time of the batch is split evenly among its frames.
+        """
+        # 1. Check every frame; only valid ones go into the batch.
+        results: List[Any] = [None] * len(frames)
+        valid = []
+        for index, rgb in enumerate(frames):
+            try:
+                _check_frame(rgb)
+                valid.append(index)
+            except FrameError as error:
+                results[index] = error
+
+        # 2. Translate the batch, then segment and fuse frame by frame.
+        start = time.perf_counter()
+        if self.bypass:
+            translations: List[Any] = [frames[i] for i in valid]
+        else:
+            translations = self.translator.translate_batch([frames[i] for i in valid])
+        translate_ms = _elapsed_ms(start) / max(len(valid), 1)
+        for index, translated in zip(valid, translations):
+            try:
+                results[index] = self._perceive(frames[index], translated, translate_ms, all_masks)
+            except FrameError as error:
+                results[index] = error
+        return results
+
+    def _perceive(self, rgb: np.ndarray, translated: Any, translate_ms: float,
+                  all_masks: bool) -> FrameResult:
+        """Segment the frame and its translation (or rejection), fuse, and build the result."""
+        timings: Dict[str, float] = {'translate': translate_ms}
+        fallback_reason = None
+        if isinstance(translated, TranslationRejected):
+            fallback_reason, translated = str(translated), rgb
+        elif translated is not rgb:
+            try:
                 check_translation(translated, rgb.shape)
             except TranslationRejected as error:
-                fallback_reason = str(error)
-                translated = rgb
-        timings['translate'] = _elapsed_ms(start)
+                fallback_reason, translated = str(error), rgb
 
         # 2. Segment the original frame.
         start = time.perf_counter()
@@ -129,6 +166,11 @@ class TTMPipeline:
         """Release both models."""
         self.translator.close()
         self.segmenter.close()
+
+
+def _check_frame(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
+        raise FrameError(f'expected an RGB uint8 frame (H, W, 3), got {rgb.dtype} {rgb.shape}')
 
 
 def _elapsed_ms(start: float) -> float:

@@ -66,6 +66,8 @@ class DetectionNode(FrameNode):
     """ROS shell around a detector (see the module docstring for topics)."""
 
     pipeline_name = 'detection pipeline'
+    # The original-stream buffer and the composite view follow one camera.
+    max_cameras = 1
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any):
         super().__init__(node_name, DETECTION_NODE_PARAMETERS, **kwargs)
@@ -79,7 +81,7 @@ class DetectionNode(FrameNode):
         self.fusion_without_original = 0
         self._frame_times: Deque[float] = collections.deque(maxlen=30)
 
-    def create_outputs(self) -> None:
+    def create_outputs(self, camera) -> None:
         self.pub_detections = self.create_output_publisher(Detection2DArray, topics.DETECTIONS)
         self.pub_overlay = (self.create_output_publisher(Image, topics.DETECTION_OVERLAY)
                             if self.values['output.overlay'] else None)
@@ -95,7 +97,7 @@ class DetectionNode(FrameNode):
             self.segmentation = self._buffered_subscription(
                 self.values['composite.segmentation_topic'], self.output_qos)
 
-    def process_frame(self, header, rgb: np.ndarray) -> Dict[str, float]:
+    def process_frame(self, camera, header, rgb: np.ndarray) -> Dict[str, float]:
         # 1. Detect on the input frame, and on the matching original when fusing.
         start = time.perf_counter()
         detections = self.detector.detect(rgb)

@@ -16,20 +16,24 @@ Subclasses implement `load_models`, `create_outputs`, `process_frame` and `close
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
 
 from ttm_ros import topics
+from ttm_ros.core.cameras import parse_cameras
 from ttm_ros.core.errors import ConfigurationError, FrameError
 from ttm_ros.core.frame_slot import FrameSlot
 from ttm_ros.core.parameters import ParameterSpec, checked_values, validate
@@ -49,6 +53,8 @@ class FrameNodeMixin:
 
     #: Name in log lines and diagnostics, e.g. 'ttm pipeline'.
     pipeline_name = 'frame pipeline'
+    #: The maximum number of cameras one node serves (None: any number).
+    max_cameras: Optional[int] = None
     #: Whether restart-only parameters are declared read only. A managed node leaves
     #: them writable, so they can change between cleanup and configure.
     restart_only_read_only = True
@@ -57,19 +63,20 @@ class FrameNodeMixin:
         """Declare the parameters, the diagnostics publisher and timer, and the counters."""
         self.parameter_specs = list(parameter_specs)
         for spec in self.parameter_specs:
-            self.declare_parameter(spec.name, spec.default,
-                                   parameter_descriptor(spec, read_only=self.restart_only_read_only))
+            descriptor = parameter_descriptor(spec, read_only=self.restart_only_read_only)
+            # An empty list has no type in rclpy, so string arrays are declared by type.
+            default = Parameter.Type.STRING_ARRAY if isinstance(spec.default, tuple) else spec.default
+            self.declare_parameter(spec.name, default, descriptor)
         self.values: Dict[str, Any] = self.read_parameter_values()
         self.model_lock = threading.Lock()
         self.models_loaded = False
         self._worker: Optional[threading.Thread] = None
-        self.subscription = None
+        self._frame_ready = threading.Event()
         self._output_publishers: List[Any] = []
-        self.slot = FrameSlot(keep_all=self.values['evaluation_mode'])
+        self.cameras: List[CameraInput] = []
         self.stats = StageStats()
         self.processed = 0
         self.failed = 0
-        self._first_frame_logged = False
         self._last_report = (time.monotonic(), 0, 0, 0, 0)
         self.output_qos = qos.output_qos(self.values['output.qos.depth'])
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS,
@@ -79,37 +86,59 @@ class FrameNodeMixin:
 
     def read_parameter_values(self) -> Dict[str, Any]:
         """Return the current parameter values, validated (ConfigurationError otherwise)."""
-        return checked_values(
-            {spec.name: self.get_parameter(spec.name).value for spec in self.parameter_specs},
-            self.parameter_specs)
+        values = {}
+        for spec in self.parameter_specs:
+            try:
+                values[spec.name] = self.get_parameter(spec.name).value
+            except ParameterUninitializedException:
+                values[spec.name] = spec.default  # a string array nobody set
+        values = checked_values(values, self.parameter_specs)
+        values['input.cameras'] = tuple(values['input.cameras'])
+        return values
 
     def open_models(self) -> None:
-        """Load the models and create the outputs; a bad model raises ConfigurationError."""
+        """Load the models and create each camera's outputs; a bad model raises ConfigurationError."""
         self.values = self.read_parameter_values()
-        self.slot.keep_all = self.values['evaluation_mode']
+        cameras = parse_cameras(self.values['input.cameras'], self.values['input.topic'])
+        if self.max_cameras is not None and len(cameras) > self.max_cameras:
+            raise ConfigurationError(
+                f'{self.get_name()} serves at most {self.max_cameras} camera(s), input.cameras '
+                f'lists {len(cameras)}; start one node per camera')
+        previous = {camera.name: camera for camera in self.cameras}
+        self.cameras = [previous.get(name) or CameraInput(name, topic, FrameSlot())
+                        for name, topic in cameras]
+        for camera in self.cameras:
+            camera.topic = dict(cameras)[camera.name]
+            camera.slot.keep_all = self.values['evaluation_mode']
         self.load_models()
         self.models_loaded = True
-        self.create_outputs()
+        for camera in self.cameras:
+            camera.outputs = self.create_outputs(camera)
 
     def start_input(self) -> None:
-        """Subscribe to the camera and start the worker."""
-        self.slot.reopen()
-        self._create_subscription()
+        """Subscribe to every camera and start the worker."""
+        for camera in self.cameras:
+            camera.slot.reopen()
+            self._create_subscription(camera)
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._work, name=f'{self.get_name()}_worker',
                                         daemon=True)
         self._worker.start()
-        mode = 'evaluation (every frame)' if self.slot.keep_all else 'live (newest frame)'
-        self.get_logger().info(f'ready in {mode} mode, listening on {self.input_topic}')
+        mode = 'evaluation (every frame)' if self.values['evaluation_mode'] else 'live (newest frame)'
+        topics_text = ', '.join(camera.resolved_topic for camera in self.cameras)
+        self.get_logger().info(f'ready in {mode} mode, listening on {topics_text}')
 
     def stop_input(self) -> None:
-        """Unsubscribe from the camera and stop the worker after its current frame."""
-        if self.subscription is not None:
-            self.destroy_subscription(self.subscription)
-            self.subscription = None
+        """Unsubscribe from the cameras and stop the worker after its current frames."""
+        for camera in self.cameras:
+            if camera.subscription is not None:
+                self.destroy_subscription(camera.subscription)
+                camera.subscription = None
         if self._worker is not None:
             self._stopping.set()
-            self.slot.close()
+            for camera in self.cameras:
+                camera.slot.close()
+            self._frame_ready.set()
             self._worker.join(timeout=30.0)
             self._worker = None
 
@@ -127,16 +156,32 @@ class FrameNodeMixin:
     def load_models(self) -> None:
         """Load the models from `self.values`; raise ConfigurationError with the fix."""
 
-    def create_outputs(self) -> None:
-        """Create the node's publishers (use `create_output_publisher`)."""
+    def create_outputs(self, camera: 'CameraInput') -> Any:
+        """Create one camera's publishers (use `create_output_publisher`); return them.
 
-    def process_frame(self, header, rgb: np.ndarray) -> Dict[str, float]:
+        The result is kept as `camera.outputs` for `process_frame`.
+        """
+
+    def process_frame(self, camera: 'CameraInput', header, rgb: np.ndarray) -> Dict[str, float]:
         """Run the models on one decoded frame, publish, and return stage times in ms.
 
         Raise FrameError for a frame that cannot be processed; the base class logs it
         with the frame's ids and counts it as failed.
         """
         raise NotImplementedError
+
+    def process_frames(self, frames: List[Tuple['CameraInput', Any, np.ndarray]]) -> List[Any]:
+        """Process frames of different cameras; return stage times or the error per frame.
+
+        This default calls `process_frame` for each; a node that batches overrides it.
+        """
+        results: List[Any] = []
+        for camera, header, rgb in frames:
+            try:
+                results.append(self.process_frame(camera, header, rgb))
+            except Exception as error:  # noqa: BLE001 - one frame's error must not stop the others.
+                results.append(error)
+        return results
 
     def apply_parameter(self, name: str, value: Any) -> None:
         """Apply a validated change of a dynamic parameter.
@@ -153,28 +198,39 @@ class FrameNodeMixin:
     def close_models(self) -> None:
         """Release the models."""
 
-    def create_output_publisher(self, msg_type, topic: str):
-        """Create a reliable output publisher that logs incompatible subscribers."""
+    def create_output_publisher(self, msg_type, topic: str, camera: Optional['CameraInput'] = None):
+        """Create a reliable output publisher that logs incompatible subscribers.
+
+        With a named camera the topic goes under `<camera name>/`.
+        """
+        if camera is not None:
+            topic = camera.prefix + topic
         publisher = self.create_publisher(msg_type, topic, self.output_qos,
                                           event_callbacks=qos.publisher_events(self.get_logger(), topic))
         self._output_publishers.append(publisher)
         return publisher
 
     # ------------------------------------------------------------------ set-up
-    def _create_subscription(self) -> None:
-        topic = self.values['input.topic']
+    def _create_subscription(self, camera: 'CameraInput') -> None:
+        topic = camera.topic
         msg_type = Image
         if self.values['input.transport'] == 'compressed':
             topic, msg_type = topic.rstrip('/') + '/compressed', CompressedImage
         profile = qos.input_qos(self.values['input.qos.reliability'], self.values['input.qos.depth'])
-        self.input_topic = self.resolve_topic_name(topic)
-        self.subscription = self.create_subscription(
-            msg_type, topic, self._on_frame, profile,
-            event_callbacks=qos.subscription_events(self.get_logger(), self.input_topic))
+        camera.resolved_topic = self.resolve_topic_name(topic)
+        camera.subscription = self.create_subscription(
+            msg_type, topic, lambda msg: self._on_frame(camera, msg), profile,
+            event_callbacks=qos.subscription_events(self.get_logger(), camera.resolved_topic))
+
+    @property
+    def input_topic(self) -> str:
+        """Return the resolved topic of the first camera."""
+        return self.cameras[0].resolved_topic if self.cameras else ''
 
     # --------------------------------------------------------------- callbacks
-    def _on_frame(self, msg) -> None:
-        self.slot.put((msg, self.get_clock().now().nanoseconds))
+    def _on_frame(self, camera: 'CameraInput', msg) -> None:
+        camera.slot.put((msg, self.get_clock().now().nanoseconds))
+        self._frame_ready.set()
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         """Accept changes of dynamic parameters; reject others with the reason."""
@@ -204,57 +260,98 @@ class FrameNodeMixin:
 
     # ------------------------------------------------------------------ worker
     def _work(self) -> None:
+        turn = 0
         while not self._stopping.is_set():
-            item = self.slot.take(timeout=0.1)
+            batch = self._next_batch(turn)
+            if not batch:
+                self._frame_ready.wait(timeout=0.1)
+                self._frame_ready.clear()
+                continue
+            turn = (self.cameras.index(batch[-1][0]) + 1) % len(self.cameras)
+            self._process(batch)
+
+    def _next_batch(self, turn: int) -> List[Tuple['CameraInput', Any, int]]:
+        """Take the next frame of up to batch.max_frames cameras, round-robin from `turn`.
+
+        Each camera gives at most one frame per batch, so a camera that sends faster
+        than the others cannot take their turns.
+        """
+        batch = []
+        count = len(self.cameras)
+        for offset in range(count):
+            camera = self.cameras[(turn + offset) % count]
+            item = camera.slot.take(timeout=0)
             if item is not None:
-                self._process(*item)
+                batch.append((camera, *item))
+                if len(batch) == self.values['batch.max_frames']:
+                    break
+        return batch
 
-    def _process(self, msg, received_ns: int) -> None:
-        """Decode and process one frame; a failure skips only this frame."""
-        header = msg.header
-        ids = f'frame_id={header.frame_id!r} stamp={header.stamp.sec}.{header.stamp.nanosec:09d}'
-        throttle = self.values['log_throttle']
-        try:
+    def _process(self, batch: List[Tuple['CameraInput', Any, int]]) -> None:
+        """Decode and process frames; a failure skips only the frame it belongs to."""
+        decoded = []
+        for camera, msg, received_ns in batch:
             start = time.perf_counter()
-            rgb = image_from_msg(msg)
-            decode_ms = (time.perf_counter() - start) * 1000.0
-            with self.model_lock:
-                timings = self.process_frame(header, rgb)
-        except FrameError as error:
-            self.failed += 1
-            self.get_logger().error(f'skipped frame {ids}: {error}', throttle_duration_sec=throttle)
-            self.frame_failed(header, str(error))
+            try:
+                rgb = image_from_msg(msg)
+            except FrameError as error:
+                self._frame_error(camera, msg.header, error)
+                continue
+            decoded.append((camera, msg.header, rgb, received_ns, (time.perf_counter() - start) * 1000.0))
+        if not decoded:
             return
-        except Exception as error:  # noqa: BLE001 - the node must survive any bad frame.
-            self.failed += 1
-            reason = f'{type(error).__name__}: {error}'
-            self.get_logger().error(f'processing failed for frame {ids}: {reason}',
-                                    throttle_duration_sec=throttle)
-            self.frame_failed(header, reason)
-            return
+        with self.model_lock:
+            results = self.process_frames([(camera, header, rgb) for camera, header, rgb, _, _ in decoded])
+        for (camera, header, rgb, received_ns, decode_ms), result in zip(decoded, results):
+            if isinstance(result, Exception):
+                self._frame_error(camera, header, result)
+            else:
+                self._frame_processed(camera, header, rgb, received_ns, {'decode': decode_ms, **result})
 
+    def _frame_processed(self, camera: 'CameraInput', header, rgb: np.ndarray, received_ns: int,
+                         timings: Dict[str, float]) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        timings = {'decode': decode_ms, **timings,
-                   'age_at_receive': (received_ns - stamp_ns) / 1e6,
-                   'age_at_publish': (self.get_clock().now().nanoseconds - stamp_ns) / 1e6}
+        timings['age_at_receive'] = (received_ns - stamp_ns) / 1e6
+        timings['age_at_publish'] = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         self.stats.record(timings)
         self.processed += 1
-        self.frame_done(header, timings)
-        if not self._first_frame_logged:
-            self._first_frame_logged = True
-            self.get_logger().info(f'first frame processed: {rgb.shape[1]}x{rgb.shape[0]} {ids}')
+        camera.processed += 1
+        self.frame_done(camera, header, timings)
+        if camera.processed == 1:
+            self.get_logger().info(f'first frame processed{camera.label}: '
+                                   f'{rgb.shape[1]}x{rgb.shape[0]} {frame_ids(header)}')
         self.get_logger().debug(' '.join(f'{k}={v:.1f}ms' for k, v in timings.items()))
 
-    def frame_done(self, header, timings_ms: Dict[str, float]) -> None:
+    def _frame_error(self, camera: 'CameraInput', header, error: Exception) -> None:
+        """Log, count and report one failed frame."""
+        self.failed += 1
+        camera.failed += 1
+        throttle = self.values['log_throttle']
+        if isinstance(error, FrameError):
+            reason = str(error)
+            self.get_logger().error(f'skipped frame{camera.label} {frame_ids(header)}: {reason}',
+                                    throttle_duration_sec=throttle)
+        else:
+            reason = f'{type(error).__name__}: {error}'
+            if type(error).__name__ == 'OutOfMemoryError':
+                free_cuda_cache()
+                reason += ('; freed cached GPU memory and skipped the frame. Lower '
+                           'translator.max_pixels or batch.max_frames if this repeats')
+            self.get_logger().error(f'processing failed for frame{camera.label} '
+                                    f'{frame_ids(header)}: {reason}', throttle_duration_sec=throttle)
+        self.frame_failed(camera, header, reason)
+
+    def frame_done(self, camera: 'CameraInput', header, timings_ms: Dict[str, float]) -> None:
         """Called after a frame was processed, with every stage time including decode."""
 
-    def frame_failed(self, header, reason: str) -> None:
+    def frame_failed(self, camera: 'CameraInput', header, reason: str) -> None:
         """Called after a frame was skipped because it could not be processed."""
 
     # ------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
-        counts = (self.slot.received, self.processed, self.slot.dropped, self.failed)
+        counts = (sum(c.slot.received for c in self.cameras), self.processed,
+                  sum(c.slot.dropped for c in self.cameras), self.failed)
         last_time, *last_counts = self._last_report
         period = max(now - last_time, 1e-9)
         new_in, new_processed, new_dropped, new_failed = (c - p for c, p in zip(counts, last_counts))
@@ -272,9 +369,16 @@ class FrameNodeMixin:
             self.get_logger().warning(status.message, throttle_duration_sec=self.values['log_throttle'])
         values: Dict[str, float] = {
             'frames_in': counts[0], 'processed': counts[1], 'dropped': counts[2],
-            'failed': counts[3], **self.extra_diagnostics(), 'pending': self.slot.pending(),
+            'failed': counts[3], **self.extra_diagnostics(),
+            'pending': sum(c.slot.pending() for c in self.cameras),
             'input_rate_hz': new_in / period, 'output_rate_hz': new_processed / period,
         }
+        if len(self.cameras) > 1:
+            for camera in self.cameras:
+                values.update({f'{camera.name}.frames_in': camera.slot.received,
+                               f'{camera.name}.processed': camera.processed,
+                               f'{camera.name}.dropped': camera.slot.dropped,
+                               f'{camera.name}.failed': camera.failed})
         for stage, summary in self.stats.summary().items():
             values[f'{stage}_mean_ms'] = summary['mean_ms']
             values[f'{stage}_p95_ms'] = summary['p95_ms']
@@ -285,12 +389,13 @@ class FrameNodeMixin:
 
     def shut_down_processing(self) -> None:
         """Stop the input, log the counts and release outputs and models."""
-        if not hasattr(self, 'slot'):
+        if not hasattr(self, 'cameras'):
             return  # Construction failed before the frame machinery existed.
         if self._worker is not None:
             self.stop_input()
-            self.get_logger().info(f'stopped: {self.processed} processed, {self.slot.dropped} '
-                                   f'dropped, {self.failed} failed')
+            dropped = sum(camera.slot.dropped for camera in self.cameras)
+            self.get_logger().info(f'stopped: {self.processed} processed, {dropped} dropped, '
+                                   f'{self.failed} failed')
         self.close_outputs()
 
 
@@ -356,6 +461,42 @@ class ManagedFrameNode(FrameNodeMixin, LifecycleNode):
         if hasattr(self, 'parameter_specs'):
             self.shut_down_processing()
         super().destroy_node()
+
+
+@dataclasses.dataclass(eq=False)
+class CameraInput:
+    """One camera of a frame node: its topic, newest-frame slot, subscription and outputs."""
+
+    name: str  # '' for the single camera of input.topic
+    topic: str
+    slot: FrameSlot
+    subscription: Any = None
+    outputs: Any = None
+    resolved_topic: str = ''
+    processed: int = 0
+    failed: int = 0
+
+    @property
+    def prefix(self) -> str:
+        """Return the output topic prefix: '<name>/' or '' for the single camera."""
+        return f'{self.name}/' if self.name else ''
+
+    @property
+    def label(self) -> str:
+        """Return ' of camera <name>' for log lines, or '' for the single camera."""
+        return f' of camera {self.name}' if self.name else ''
+
+
+def frame_ids(header) -> str:
+    """Return the frame_id and stamp of a header for log lines."""
+    return f'frame_id={header.frame_id!r} stamp={header.stamp.sec}.{header.stamp.nanosec:09d}'
+
+
+def free_cuda_cache() -> None:
+    """Release cached CUDA memory when torch is loaded (after an out-of-memory error)."""
+    torch = sys.modules.get('torch')
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def parameter_descriptor(spec: ParameterSpec, read_only: bool = True) -> ParameterDescriptor:

@@ -10,8 +10,9 @@ width. Scheduling, QoS, bad frames and diagnostics are handled by `FrameNode`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -26,10 +27,26 @@ from ttm_ros.core.parameters import NODE_PARAMETERS, settings_from_values
 from ttm_ros.core.pipeline import FrameResult, TTMPipeline, build_pipeline
 from ttm_ros.core.prompts import describe_prompt_value, resolve_prompt
 from ttm_ros.ros import qos
-from ttm_ros.ros.frame_node import FrameNode, ManagedFrameNode, run_node, timing_message
+from ttm_ros.ros.frame_node import (CameraInput, FrameNode, ManagedFrameNode, frame_ids, run_node,
+                                    timing_message)
 from ttm_ros.ros.image_msgs import mono_to_image_msg, rgb_to_image_msg
 
 NODE_NAME = 'ttm_node'
+
+
+@dataclasses.dataclass
+class TTMOutputs:
+    """The publishers of one camera (None where a parameter turns the output off)."""
+
+    translated: Any
+    mask: Any
+    color: Any
+    overlay: Any
+    mask_base: Any
+    mask_translated: Any
+    timing: Any
+    #: The fallback reason of the camera's last frame, for its timing message.
+    fallback: Optional[str] = None
 
 
 class TTMProcessing:
@@ -53,41 +70,54 @@ class TTMProcessing:
         self.get_logger().info(f'source prompt: {describe_prompt_value(self.values["translator.prompt"])}')
         self.get_logger().info(f'segmenter: {self.pipeline.segmenter.describe()}')
 
-    def create_outputs(self) -> None:
-        publisher = self.create_output_publisher
-        self.pub_translated = publisher(Image, topics.PSEUDO_SOURCE)
-        self.pub_mask = publisher(Image, topics.MASK)
-        self.pub_color = publisher(Image, topics.COLOR_MASK) if self.values['output.color_mask'] else None
-        self.pub_overlay = publisher(Image, topics.OVERLAY) if self.values['output.overlay'] else None
-        self.pub_mask_base = self.pub_mask_translated = self.pub_timing = None
-        if self.values['output.all_masks']:
-            self.pub_mask_base = publisher(Image, topics.MASK_BASE)
-            self.pub_mask_translated = publisher(Image, topics.MASK_TRANSLATED)
-            self.pub_timing = publisher(DiagnosticArray, topics.TIMING)
-        self.pub_class_names = self.create_publisher(String, topics.CLASS_NAMES, qos.latched_qos())
+    def create_outputs(self, camera: CameraInput) -> 'TTMOutputs':
+        if not hasattr(self, 'pub_class_names'):
+            # One latched list for every camera: all use the same segmenter.
+            self.pub_class_names = self.create_publisher(String, topics.CLASS_NAMES, qos.latched_qos())
         self.pub_class_names.publish(String(data='\n'.join(self.pipeline.segmenter.class_names)))
 
-    def process_frame(self, header, rgb: np.ndarray) -> Dict[str, float]:
-        result = self.pipeline.process(rgb, all_masks=self.pub_mask_base is not None)
-        start = time.perf_counter()
-        self._publish_result(header, rgb, result)
-        self._fallback = result.fallback_reason
-        if result.fallback_reason is not None:
-            self.get_logger().warning(
-                f'translation rejected for frame frame_id={header.frame_id!r} '
-                f'stamp={header.stamp.sec}.{header.stamp.nanosec:09d} ({result.fallback_reason}); '
-                'used the original frame', throttle_duration_sec=self.values['log_throttle'])
-        return {**result.timings_ms, 'publish': (time.perf_counter() - start) * 1000.0}
+        def publisher(msg_type, topic: str, wanted: bool = True):
+            return self.create_output_publisher(msg_type, topic, camera) if wanted else None
 
-    def frame_done(self, header, timings_ms: Dict[str, float]) -> None:
-        if self.pub_timing is not None:
-            self.pub_timing.publish(timing_message(header, timings_ms, self._fallback))
+        all_masks = self.values['output.all_masks']
+        return TTMOutputs(
+            translated=publisher(Image, topics.PSEUDO_SOURCE),
+            mask=publisher(Image, topics.MASK),
+            color=publisher(Image, topics.COLOR_MASK, self.values['output.color_mask']),
+            overlay=publisher(Image, topics.OVERLAY, self.values['output.overlay']),
+            mask_base=publisher(Image, topics.MASK_BASE, all_masks),
+            mask_translated=publisher(Image, topics.MASK_TRANSLATED, all_masks),
+            timing=publisher(DiagnosticArray, topics.TIMING, all_masks))
 
-    def frame_failed(self, header, reason: str) -> None:
+    def process_frame(self, camera: CameraInput, header, rgb: np.ndarray) -> Dict[str, float]:
+        result = self.pipeline.process(rgb, all_masks=camera.outputs.mask_base is not None)
+        return self._publish_result(camera, header, rgb, result)
+
+    def process_frames(self, frames: List[Tuple[CameraInput, Any, np.ndarray]]) -> List[Any]:
+        if len(frames) == 1:
+            return super().process_frames(frames)
+        all_masks = frames[0][0].outputs.mask_base is not None
+        results = self.pipeline.process_batch([rgb for _, _, rgb in frames], all_masks=all_masks)
+        timings: List[Any] = []
+        for (camera, header, rgb), result in zip(frames, results):
+            if isinstance(result, Exception):
+                timings.append(result)
+                continue
+            try:
+                timings.append(self._publish_result(camera, header, rgb, result))
+            except Exception as error:  # noqa: BLE001 - reported for this frame only.
+                timings.append(error)
+        return timings
+
+    def frame_done(self, camera: CameraInput, header, timings_ms: Dict[str, float]) -> None:
+        if camera.outputs.timing is not None:
+            camera.outputs.timing.publish(timing_message(header, timings_ms, camera.outputs.fallback))
+
+    def frame_failed(self, camera: CameraInput, header, reason: str) -> None:
         # In evaluation the timing topic accounts for every frame, failed ones included.
-        if getattr(self, 'pub_timing', None) is not None:
-            self.pub_timing.publish(timing_message(header, {}, f'failed: {reason}',
-                                                   DiagnosticStatus.ERROR))
+        if camera.outputs is not None and camera.outputs.timing is not None:
+            camera.outputs.timing.publish(timing_message(header, {}, f'failed: {reason}',
+                                                         DiagnosticStatus.ERROR))
 
     def apply_parameter(self, name: str, value: Any) -> None:
         if name == 'fusion.weight':
@@ -110,20 +140,30 @@ class TTMProcessing:
         if hasattr(self, 'pipeline'):
             self.pipeline.close()
 
-    def _publish_result(self, header, rgb: np.ndarray, result: FrameResult) -> None:
-        self.pub_translated.publish(rgb_to_image_msg(result.translated, header))
-        self.pub_mask.publish(mono_to_image_msg(result.mask_fused, header))
-        if self.pub_color is not None or self.pub_overlay is not None:
+    def _publish_result(self, camera: CameraInput, header, rgb: np.ndarray,
+                        result: FrameResult) -> Dict[str, float]:
+        """Publish one frame's outputs; return its stage times with the publish time."""
+        start = time.perf_counter()
+        outputs = camera.outputs
+        outputs.fallback = result.fallback_reason
+        if result.fallback_reason is not None:
+            self.get_logger().warning(
+                f'translation rejected for frame{camera.label} {frame_ids(header)} '
+                f'({result.fallback_reason}); used the original frame',
+                throttle_duration_sec=self.values['log_throttle'])
+        outputs.translated.publish(rgb_to_image_msg(result.translated, header))
+        outputs.mask.publish(mono_to_image_msg(result.mask_fused, header))
+        if outputs.color is not None or outputs.overlay is not None:
             colors = labels.train_ids_to_color(result.mask_fused)
-            if self.pub_color is not None:
-                self.pub_color.publish(rgb_to_image_msg(colors, header))
-            if self.pub_overlay is not None:
+            if outputs.color is not None:
+                outputs.color.publish(rgb_to_image_msg(colors, header))
+            if outputs.overlay is not None:
                 overlay = labels.overlay(rgb, result.mask_fused, alpha=self.values['output.overlay_alpha'])
-                self.pub_overlay.publish(rgb_to_image_msg(overlay, header))
-        if self.pub_mask_base is not None:
-            self.pub_mask_base.publish(mono_to_image_msg(result.mask_base, header))
-            self.pub_mask_translated.publish(mono_to_image_msg(result.mask_translated, header))
-
+                outputs.overlay.publish(rgb_to_image_msg(overlay, header))
+        if outputs.mask_base is not None:
+            outputs.mask_base.publish(mono_to_image_msg(result.mask_base, header))
+            outputs.mask_translated.publish(mono_to_image_msg(result.mask_translated, header))
+        return {**result.timings_ms, 'publish': (time.perf_counter() - start) * 1000.0}
 
     def _on_set_bypass(self, request, response):
         """Set `bypass_translation` through the parameter, so both stay in agreement."""
