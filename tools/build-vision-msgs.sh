@@ -49,6 +49,7 @@ PY
 # sets the library path of every Python start in the venv.
 export PATH="$venv/bin:$PATH"
 export AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+mkdir -p "$build_dir"
 cmake -S "$source_dir" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$venv" -DCMAKE_INSTALL_PREFIX="$venv" \
   -DPython3_EXECUTABLE="$python" -DPython3_FIND_VIRTUALENV=ONLY \
