@@ -282,3 +282,52 @@ def test_klein_batch_loop_runs_once_per_size(models, tmp_path, monkeypatch):
     frames = [np.full((64, 96, 3), value, np.uint8) for value in (40, 90, 140)]
     translator.translate_batch(frames)
     assert calls == [3] * translator.steps
+
+
+def test_speed_options_keep_output(models, tmp_path):
+    """Attention backend and channels-last VAE leave the edit unchanged on the CPU."""
+    frame = frame_of((64, 96, 3))
+    plain = build(models, 'flux2-klein', tmp_path).translate(frame)
+    tuned = build(models, 'flux2-klein', tmp_path, attention_backend='native',
+                  channels_last=True).translate(frame)
+    assert np.abs(plain.astype(int) - tuned.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize('changes, fragment', [
+    ({'attention_backend': 'flash_hub'}, 'downloads a kernel'),
+    ({'attention_backend': 'no_such_backend'}, 'cannot be used'),
+    ({'cpu_offload': 'model'}, 'needs a CUDA device'),
+    ({'warmup_sizes': '1280by720'}, 'WIDTHxHEIGHT'),
+])
+def test_invalid_speed_option_rejected(models, tmp_path, changes, fragment):
+    with pytest.raises(ConfigurationError, match=fragment):
+        build(models, 'flux2-klein', tmp_path, **changes)
+
+
+def test_warmup_translates_each_size(models, tmp_path, monkeypatch):
+    sizes = []
+    original = CACHED_BACKENDS['flux2-klein'].translate
+
+    def recording_translate(self, rgb):
+        sizes.append(rgb.shape[:2])
+        return original(self, rgb)
+
+    monkeypatch.setattr(CACHED_BACKENDS['flux2-klein'], 'translate', recording_translate)
+    build(models, 'flux2-klein', tmp_path, warmup_sizes='96x64, 80x80')
+    assert sizes == [(64, 96), (80, 80)]
+
+
+@pytest.mark.slow
+def test_compiled_editor_matches_eager(models, tmp_path):
+    frame = frame_of((64, 96, 3))
+    eager = build(models, 'flux2-klein', tmp_path).translate(frame)
+    compiled = build(models, 'flux2-klein', tmp_path, compile=True, warmup_sizes='96x64').translate(frame)
+    assert np.abs(eager.astype(int) - compiled.astype(int)).max() <= 2
+
+
+def test_gpu_memory_check_rejects_oversized_model(models, tmp_path):
+    from ttm_ros.core.translators.diffusers_common import check_gpu_memory
+    settings = TranslatorSettings(model=str(models['flux2-klein']))
+    check_gpu_memory(settings, torch.device('cuda'), free_bytes=64 * 2**30)
+    with pytest.raises(ConfigurationError, match='GiB of GPU memory'):
+        check_gpu_memory(settings, torch.device('cuda'), free_bytes=2**30)

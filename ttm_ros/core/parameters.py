@@ -92,6 +92,17 @@ _TRANSLATOR_FIELDS: Dict[str, Dict[str, Any]] = {
     'cache_dir': dict(description='Folder of cached prompt embeddings; empty selects '
                       '~/.cache/ttm_ros/prompt_embeds.'),
     'lora_path': dict(description='Local LoRA file fused into the editor (qwen-edit Lightning).'),
+    'compile': dict(description='torch.compile the editor transformer; each working size '
+                    'compiles once, at start for translator.warmup_sizes.'),
+    'warmup_sizes': dict(description='Frame sizes WIDTHxHEIGHT, comma-separated, translated once '
+                         'at start (compiles them and measures the first edit).'),
+    'attention_backend': dict(description='diffusers attention backend of the editor (flash, '
+                              'sage, native, ...); empty keeps PyTorch scaled dot product '
+                              'attention. Hub-downloaded backends are rejected.'),
+    'channels_last': dict(description='Keep the editor VAE in channels-last memory format.'),
+    'cpu_offload': dict(description='Keep editor parts on the CPU until they run (CUDA only): '
+                        'none, model (whole components) or sequential (layer by layer, '
+                        'smallest memory, slowest).', choices=('none', 'model', 'sequential')),
     'gamma_target': dict(description='Classical: mean luminance (0..1) that dark frames are '
                          'brightened to.', minimum=0.01, maximum=0.99),
     'gamma_min': dict(description='Classical: smallest gamma exponent, the strongest '

@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ttm_ros.core.errors import ConfigurationError, TranslationRejected
 from ttm_ros.core.prompts import default_prompt
+
+
+def parse_sizes(text: str) -> List[Tuple[int, int]]:
+    """Return [(height, width)] from 'WxH,WxH' (e.g. '1280x720,1024x512'); '' gives []."""
+    sizes = []
+    for item in filter(None, (part.strip() for part in text.split(','))):
+        width, separator, height = item.lower().partition('x')
+        if not separator or not width.isdigit() or not height.isdigit() or not int(width) or not int(height):
+            raise ConfigurationError(f'frame size {item!r} in translator.warmup_sizes is invalid; '
+                                     'write WIDTHxHEIGHT, e.g. 1280x720,1024x512')
+        sizes.append((int(height), int(width)))
+    return sizes
 
 
 @dataclasses.dataclass
@@ -71,6 +83,12 @@ class TranslatorSettings:
     dtype: str = 'auto'
     cache_dir: str = ''
     lora_path: str = ''
+    # Speed options of the diffusion editors (see DiffusersTranslator).
+    compile: bool = False
+    warmup_sizes: str = ''
+    attention_backend: str = ''
+    channels_last: bool = False
+    cpu_offload: str = 'none'
     # Classical translator.
     gamma_target: float = 0.35
     gamma_min: float = 0.4
@@ -104,6 +122,10 @@ class TranslatorSettings:
         if self.dtype not in ('auto', 'bfloat16', 'float32', 'float16'):
             raise ConfigurationError(
                 f'translator dtype={self.dtype!r} is invalid; use auto, bfloat16, float32 or float16')
+        if self.cpu_offload not in ('none', 'model', 'sequential'):
+            raise ConfigurationError(
+                f'translator cpu_offload={self.cpu_offload!r} is invalid; use none, model or sequential')
+        parse_sizes(self.warmup_sizes)
 
     def _validate_classical_fields(self) -> None:
         ranges = {

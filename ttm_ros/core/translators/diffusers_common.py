@@ -21,7 +21,9 @@ import abc
 import gc
 import logging
 import math
+import pathlib
 import threading
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -30,7 +32,7 @@ import torch
 
 from ttm_ros.core.errors import ConfigurationError, TranslationRejected
 from ttm_ros.core.sizing import from_working, pick_working_size, to_working
-from ttm_ros.core.translators.base import Translator, TranslatorSettings
+from ttm_ros.core.translators.base import Translator, TranslatorSettings, parse_sizes
 from ttm_ros.core.translators.frames import validate_rgb_frame
 from ttm_ros.core.translators.prompt_cache import PromptEmbeddingCache, model_identity
 
@@ -99,6 +101,30 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
+def check_gpu_memory(settings: TranslatorSettings, device: torch.device,
+                     skipped_components: Sequence[str] = (), free_bytes: Optional[int] = None) -> None:
+    """Raise ConfigurationError when a local model clearly cannot fit on the GPU.
+
+    The estimate is the size of the model folder's safetensors files (less the skipped
+    components, such as a text encoder whose embedding is cached) plus 2 GiB for
+    activations. It covers local folders only; a hub id is checked by the load itself.
+    """
+    folder = pathlib.Path(settings.model).expanduser()
+    if device.type != 'cuda' or settings.cpu_offload != 'none' or not folder.is_dir():
+        return
+    needed = 2 * 2**30
+    for path in folder.rglob('*.safetensors'):
+        if path.relative_to(folder).parts[0] not in skipped_components:
+            needed += path.stat().st_size
+    if free_bytes is None:
+        free_bytes, _ = torch.cuda.mem_get_info(device)
+    if needed > free_bytes:
+        raise ConfigurationError(
+            f'translator.model={settings.model!r} needs about {needed / 2**30:.1f} GiB of GPU '
+            f'memory (weights plus 2 GiB), but {free_bytes / 2**30:.1f} GiB are free on {device}. '
+            'Set translator.cpu_offload to model, lower translator.max_pixels, or free the GPU')
+
+
 class DiffusersTranslator(Translator):
     """Base of the translators that run a diffusers image-editing pipeline."""
 
@@ -153,9 +179,11 @@ class DiffusersTranslator(Translator):
                 self._cache.load(self._cache_entry(self.settings.prompt)))
         skip_text = self._embeddings is not None
         if pipeline is None:
+            check_gpu_memory(self.settings, self.device, self.text_components if skip_text else ())
             pipeline = self._load_pipeline(skip_text_components=skip_text)
         self.pipeline = pipeline
         self._prepare_pipeline(self.pipeline)
+        self._apply_speed_options(self.pipeline)
 
         # 3. Encode the prompt once, cache it, and release the text encoders.
         if self.text_components and self._embeddings is None:
@@ -164,6 +192,9 @@ class DiffusersTranslator(Translator):
         LOGGER.info('loaded %s from %s on %s (%s)%s', type(self.pipeline).__name__,
                     self.settings.model, self.device, str(self.dtype).replace('torch.', ''),
                     ', prompt embedding from cache' if skip_text else '')
+
+        # 4. Compile once per configured working size, so the first frames are not slow.
+        self._warm_up()
 
     # ----------------------------------------------------------------- public API
 
@@ -353,9 +384,50 @@ class DiffusersTranslator(Translator):
                 f'{self.example_model}') from error
         # NOTE: only the CPU path has run in tests; the CUDA path (bfloat16 weights moved
         # to the GPU) has not been run on a GPU yet.
-        pipeline.to(self.device)
+        if self.settings.cpu_offload == 'none':
+            pipeline.to(self.device)  # with offload, accelerate moves each part when it runs
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
+
+    def _apply_speed_options(self, pipeline: Any) -> None:
+        """Apply attention backend, channels-last VAE, CPU offload and torch.compile."""
+        settings = self.settings
+        denoiser = getattr(pipeline, 'transformer', None)
+        if settings.attention_backend:
+            if settings.attention_backend.endswith('_hub'):
+                raise ConfigurationError(
+                    f'translator attention_backend={settings.attention_backend!r} downloads a '
+                    'kernel from the hub at run time; install the kernel package and use the '
+                    'local backend name (flash, sage, native, ...)')
+            try:
+                denoiser.set_attention_backend(settings.attention_backend)
+            except (ValueError, RuntimeError, ImportError) as error:
+                raise ConfigurationError(
+                    f'translator attention_backend={settings.attention_backend!r} cannot be '
+                    f'used: {error}. Leave it empty for PyTorch scaled dot product attention') from error
+        if settings.channels_last and getattr(pipeline, 'vae', None) is not None:
+            pipeline.vae.to(memory_format=torch.channels_last)
+        if settings.cpu_offload != 'none':
+            if self.device.type != 'cuda':
+                raise ConfigurationError(
+                    f'translator cpu_offload={settings.cpu_offload!r} needs a CUDA device; the '
+                    f'translator runs on {self.device}. Set cpu_offload to none')
+            if settings.cpu_offload == 'model':
+                pipeline.enable_model_cpu_offload(device=self.device)
+            else:
+                pipeline.enable_sequential_cpu_offload(device=self.device)
+        if settings.compile:
+            # Compilation specialises on shapes, so each working size compiles once;
+            # translator.warmup_sizes does that at start instead of on the first frames.
+            pipeline.transformer = torch.compile(denoiser)
+
+    def _warm_up(self) -> None:
+        """Translate one grey frame of each size in translator.warmup_sizes and log the time."""
+        for height, width in parse_sizes(self.settings.warmup_sizes):
+            start = time.perf_counter()
+            self.translate(np.full((height, width, 3), 128, np.uint8))
+            LOGGER.info('warm-up at %dx%d (working size %dx%d): %.1f s', width, height,
+                        *self.working_size(height, width)[::-1], time.perf_counter() - start)
 
     def _component_names(self) -> Tuple[str, ...]:
         import diffusers
