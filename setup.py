@@ -38,6 +38,7 @@ setup(
         'console_scripts': [
             'ttm-ros = ttm_ros.cli:main',
             'ttm_node = ttm_ros.ros.ttm_node:main',
+            'ttm_lifecycle_node = ttm_ros.ros.ttm_node:main_managed',
             'detection_node = ttm_ros.ros.detection_node:main',
         ],
     },

@@ -123,3 +123,12 @@ def test_launch_file_builds_nodes_from_specs(monkeypatch):
     assert nodes[0].kwargs['parameters'] == [*expected[0].parameter_files, expected[0].parameters]
     environment = [a.args for a in actions if type(a).__name__ == 'SetEnvironmentVariable']
     assert environment[0][0] == 'FASTDDS_DEFAULT_PROFILES_FILE'
+
+
+def test_managed_argument_starts_lifecycle_node():
+    from ttm_ros.runner import EXECUTABLES, node_class
+    spec = node_specs({'managed': 'true'})[0]
+    assert spec.executable == 'ttm_lifecycle_node'
+    assert spec.name == 'ttm_node'
+    assert node_class(spec).__name__ == 'ManagedTTMNode'
+    assert set(EXECUTABLES) >= {'ttm_node', 'ttm_lifecycle_node', 'detection_node'}

@@ -63,3 +63,4 @@ def test_wheel_carries_entry_points_and_data(tmp_path):
     entry_points = zipfile.ZipFile(wheel).read('ttm_ros-0.1.0.dist-info/entry_points.txt').decode()
     assert 'ttm-ros = ttm_ros.cli:main' in entry_points
     assert 'ttm_node = ttm_ros.ros.ttm_node:main' in entry_points
+    assert 'ttm_lifecycle_node = ttm_ros.ros.ttm_node:main_managed' in entry_points

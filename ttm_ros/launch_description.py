@@ -41,6 +41,9 @@ LAUNCH_ARGUMENTS: Tuple[LaunchArgument, ...] = (
     LaunchArgument('params_file', '', 'Optional YAML parameter file applied after the profile.'),
     LaunchArgument('namespace', '', 'Namespace of the nodes and their topics.'),
     LaunchArgument('use_sim_time', 'false', 'Use the /clock topic as time (true for bag replays).'),
+    LaunchArgument('managed', 'false', 'Start ttm_node as a lifecycle node: it loads its models '
+                   'on configure, frees them on cleanup, and waits unconfigured for '
+                   '`ros2 lifecycle set` (or a lifecycle manager).'),
     LaunchArgument('detection', 'false', 'Also start detection_node on the pseudo-source image, '
                    'with the camera topic as its original stream.'),
     LaunchArgument('dds_profile', 'large_images', 'Fast DDS profile set as '
@@ -104,7 +107,8 @@ def node_specs(arguments: Optional[Mapping[str, str]] = None) -> List[NodeSpec]:
         'input.transport': values['transport'],
         'use_sim_time': parse_bool(values['use_sim_time'], 'use_sim_time'),
     }
-    specs = [NodeSpec(executable='ttm_node', name='ttm_node', namespace=values['namespace'],
+    executable = 'ttm_lifecycle_node' if parse_bool(values['managed'], 'managed') else 'ttm_node'
+    specs = [NodeSpec(executable=executable, name='ttm_node', namespace=values['namespace'],
                       parameter_files=files, parameters=dict(parameters))]
     if parse_bool(values['detection'], 'detection'):
         # The detection node reads the pseudo-source image in the same namespace; the

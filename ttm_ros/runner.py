@@ -16,6 +16,7 @@ from ttm_ros.launch_description import NodeSpec, dds_environment, node_specs, re
 #: Executable name (as in setup.py console_scripts) -> node class.
 EXECUTABLES: Dict[str, str] = {
     'ttm_node': 'ttm_ros.ros.ttm_node:TTMNode',
+    'ttm_lifecycle_node': 'ttm_ros.ros.ttm_node:ManagedTTMNode',
     'detection_node': 'ttm_ros.ros.detection_node:DetectionNode',
 }
 
