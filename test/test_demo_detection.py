@@ -172,3 +172,22 @@ def test_box_labels_without_match_rejected(shared_data, tmp_path):
         load_box_labels(tmp_path / 'missing.json', ['foggy-001'])
     with pytest.raises(ConfigurationError, match='no Pascal VOC'):
         load_box_labels(tmp_path, ['foggy-001'])
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_ttm_failure_skips_detection_wait(shared_data, tmp_path):
+    """A frame the TTM node fails on never reaches the detection node; the camera goes on at once."""
+    from test_demo_inputs import FRAME, write_bag
+
+    rgb = cv2.cvtColor(cv2.imread(str(shared_data / FRAME)), cv2.COLOR_BGR2RGB)
+    write_bag(tmp_path / 'bag', [rgb, rgb, rgb], encodings={1: '16UC1'})
+    summary, _ = run_demo(tmp_path, '--input', str(tmp_path / 'bag'), '--detection',
+                          '--detection-timeout', '120', expect_code=1)
+
+    assert summary['frames_failed'] == ['000001']
+    assert summary['frames_detection_failed'] == []
+    assert summary['frames_complete'] == 2
+    assert summary['detection']['boxes_per_frame']['000001'] is None
+    assert summary['detection']['boxes_per_frame']['000002'] is not None
+    assert summary['wall_time_s'] < 120

@@ -1,7 +1,7 @@
 """A detector plug-in for tests: one fixed box, and an error on frames below a width.
 
 Loaded by name as `failing_detector:FailOnNarrowFrames` (this folder on PYTHONPATH),
-the way users plug in their own detectors. The error stands in for a model that
+the way users plug in their own detectors. The error simulates a model that
 fails on one frame, after which the detection node publishes nothing for that frame.
 """
 

@@ -65,7 +65,7 @@ class DemoOptions:
     # Replay time: the camera publishes /clock from the bag's header stamps and the
     # node runs with use_sim_time (bag input only).
     use_sim_time: bool = False
-    # Also run the detection node; `boxes` is a COCO JSON file or VOC XML folder to score it.
+    # Also run the detection node. `boxes` (a COCO JSON file or VOC XML folder) scores it.
     detection: bool = False
     boxes: Optional[pathlib.Path] = None
     detection_timeout: float = 60.0
@@ -251,7 +251,7 @@ def _load_box_labels(options: DemoOptions, frames: Sequence[FrameRef]):
     if options.boxes is None:
         return None
     if not options.detection:
-        raise ConfigurationError(f'--boxes {options.boxes} scores the detection node; add --detection')
+        raise ConfigurationError(f'--boxes {options.boxes} needs --detection, because box labels score the detection node')
     return detection.load_box_labels(options.boxes, [frame.name for frame in frames])
 
 

@@ -1,7 +1,7 @@
 """Detection column of a demo run: box labels, saved detections and mAP@50.
 
 The recorder writes `<frame>_detections.json` for every frame the detection node
-answered (see `detections_document`). Boxes there are corners
+published detections for (see `detections_document`). Boxes there are corners
 [x_min, y_min, x_max, y_max] in pixels of the input frame, continuous coordinates with
 the origin at the top-left corner of the top-left pixel, so x_max <= width and
 y_max <= height. The summary is recomputed from those files, so the summary and the
@@ -109,8 +109,8 @@ def _load_voc_folder(folder: pathlib.Path) -> GroundTruth:
                   for box in read_voc_boxes(path)]  # Raises ConfigurationError on bad XML.
         images[path.stem] = _voc_size(path)
     if not images:
-        raise ConfigurationError(f'{folder} holds no Pascal VOC *.xml file; give such a folder '
-                                 'or a COCO JSON file')
+        raise ConfigurationError(f'{folder} contains no Pascal VOC *.xml file; give a folder of '
+                                 'VOC XML files or a COCO JSON file')
     return GroundTruth(images, boxes, tuple(sorted({box.label for box in boxes})))
 
 

@@ -50,7 +50,7 @@ def stamp_of(msg) -> int:
 
 
 class FrameResults:
-    """Which published frames are done: TTM timing, then detections when they are expected.
+    """Completion state of the published frames: TTM timing, then detections when expected.
 
     `detection_timeout` counts from the TTM node's timing message, because the
     detection node starts on a frame only once the TTM node has published its
