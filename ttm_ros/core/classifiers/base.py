@@ -10,50 +10,24 @@ Contract for every classifier:
 from __future__ import annotations
 
 import abc
-import dataclasses
-from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-
-@dataclasses.dataclass
-class ClassifierSettings:
-    """Settings of every classifier; each backend reads the fields it uses.
-
-    `model` is a hub id or local directory (transformers) or an .onnx file that
-    replaces the model named in `config`; `config` is the ONNX backend's YAML file.
-    """
-
-    model: str = ''
-    config: str = ''
-    device: str = 'auto'
-    num_threads: int = 0
-    extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+from ttm_ros.core.perception_model import ModelSettings, PerceptionModel
 
 
-class Classifier(abc.ABC):
+class ClassifierSettings(ModelSettings):
+    """Settings of every classifier (`config`: the ONNX YAML with input layout and crop)."""
+
+
+class Classifier(PerceptionModel):
     """Base class of every classifier (see the module docstring for the contract)."""
 
-    name: str = ''
-
-    def __init__(self, settings: Optional[ClassifierSettings] = None):
-        self.settings = settings or ClassifierSettings()
-
-    @property
-    @abc.abstractmethod
-    def class_names(self) -> Sequence[str]:
-        """Class names, one per probability."""
+    settings_class = ClassifierSettings
 
     @abc.abstractmethod
     def predict_proba(self, rgb: np.ndarray) -> np.ndarray:
         """Return float32 class probabilities (C,)."""
-
-    def close(self) -> None:
-        """Release the model."""
-
-    def describe(self) -> str:
-        """Return one line for the start-up log: backend, model, device."""
-        return self.name
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
