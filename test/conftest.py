@@ -32,3 +32,37 @@ def shared_data() -> pathlib.Path:
             pytest.fail(message)
         pytest.skip(message)
     return root
+
+
+@pytest.fixture(scope='module')
+def tiny_segformer(tmp_path_factory):
+    """Configure this module's ROS environment and return a tiny SegFormer folder.
+
+    The test translator plug-ins (test/plugins) become importable by module name.
+    """
+    from ros_harness import TEST_DIR, configure_ros_environment
+    from tiny_segmenter import save_tiny_segformer
+
+    configure_ros_environment(tmp_path_factory.mktemp('ros_logs'))
+    if str(TEST_DIR / 'plugins') not in sys.path:
+        sys.path.insert(0, str(TEST_DIR / 'plugins'))
+    return save_tiny_segformer(tmp_path_factory.mktemp('segformer'))
+
+
+@pytest.fixture
+def ros_executor():
+    """Initialise rclpy and spin every node added to the returned executor in a thread."""
+    import threading
+
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    rclpy.init()
+    executor = MultiThreadedExecutor()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    yield executor
+    executor.shutdown()
+    for node in list(executor.get_nodes()):
+        node.destroy_node()
+    rclpy.shutdown()

@@ -4,8 +4,6 @@ The nodes run on a real rclpy executor and exchange frames over DDS on loopback 
 camera node created here; the models are a tiny SegFormer and test translators.
 """
 
-import sys
-import threading
 import time
 
 import numpy as np
@@ -13,7 +11,6 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
@@ -21,8 +18,6 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
-from ros_harness import TEST_DIR, configure_ros_environment  # noqa: E402
-from tiny_segmenter import save_tiny_segformer  # noqa: E402
 from ttm_ros.ros.image_msgs import image_from_msg, rgb_to_image_msg  # noqa: E402
 from ttm_ros.ros.ttm_node import ManagedTTMNode, TTMNode  # noqa: E402
 
@@ -30,31 +25,9 @@ pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
-@pytest.fixture(scope='module')
-def segformer(tmp_path_factory):
-    configure_ros_environment(tmp_path_factory.mktemp('ros_logs'))
-    if str(TEST_DIR / 'plugins') not in sys.path:
-        sys.path.insert(0, str(TEST_DIR / 'plugins'))  # the test translators, by module name
-    return save_tiny_segformer(tmp_path_factory.mktemp('segformer'))
-
-
-@pytest.fixture
-def ros():
-    """Initialise rclpy and spin every node added to the returned executor in a thread."""
-    rclpy.init()
-    executor = MultiThreadedExecutor()
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    yield executor
-    executor.shutdown()
-    for node in list(executor.get_nodes()):
-        node.destroy_node()
-    rclpy.shutdown()
-
-
-def overrides(segformer, translator='identity', **extra):
+def overrides(tiny_segformer, translator='identity', **extra):
     values = {'translator.name': translator, 'segmenter.name': 'transformers',
-              'segmenter.model': str(segformer), 'segmenter.config': '',
+              'segmenter.model': str(tiny_segformer), 'segmenter.config': '',
               'input.topic': '/lifecycle_test/image_raw', 'input.qos.reliability': 'reliable',
               'evaluation_mode': True, **extra}
     return [Parameter(name, value=value) for name, value in values.items()]
@@ -89,9 +62,9 @@ class Camera:
             time.sleep(0.05)
 
 
-def test_lifecycle_loads_and_frees_models(ros, segformer):
-    node = ManagedTTMNode(parameter_overrides=overrides(segformer))
-    ros.add_node(node)
+def test_lifecycle_loads_and_frees_models(ros_executor, tiny_segformer):
+    node = ManagedTTMNode(parameter_overrides=overrides(tiny_segformer))
+    ros_executor.add_node(node)
     assert not node.models_loaded
     assert not hasattr(node, 'pipeline')
 
@@ -102,7 +75,7 @@ def test_lifecycle_loads_and_frees_models(ros, segformer):
     assert all(camera.subscription is None for camera in node.cameras)
 
     assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
-    camera = Camera(ros)
+    camera = Camera(ros_executor)
     header = camera.send(sec=7)
     camera.wait_for(1)
     assert len(camera.received) == 1
@@ -116,21 +89,21 @@ def test_lifecycle_loads_and_frees_models(ros, segformer):
     assert segmenter.model is None
 
 
-def test_lifecycle_configure_failure_is_recoverable(ros, segformer):
+def test_lifecycle_configure_failure_is_recoverable(ros_executor, tiny_segformer):
     node = ManagedTTMNode(parameter_overrides=overrides(
-        segformer, **{'segmenter.model': '/nonexistent/segformer'}))
-    ros.add_node(node)
+        tiny_segformer, **{'segmenter.model': '/nonexistent/segformer'}))
+    ros_executor.add_node(node)
     assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
     assert not node.models_loaded
-    assert node.set_parameters([Parameter('segmenter.model', value=str(segformer))])[0].successful
+    assert node.set_parameters([Parameter('segmenter.model', value=str(tiny_segformer))])[0].successful
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     assert node.models_loaded
 
 
-def test_bypass_publishes_original_frame(ros, segformer):
-    node = TTMNode(parameter_overrides=overrides(segformer, 'slow_translator:InvertTranslator'))
-    ros.add_node(node)
-    camera = Camera(ros)
+def test_bypass_publishes_original_frame(ros_executor, tiny_segformer):
+    node = TTMNode(parameter_overrides=overrides(tiny_segformer, 'slow_translator:InvertTranslator'))
+    ros_executor.add_node(node)
+    camera = Camera(ros_executor)
 
     camera.send(sec=1)
     camera.wait_for(1)

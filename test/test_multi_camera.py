@@ -4,8 +4,6 @@ The node runs in this process on a real executor; three camera publishers of dif
 frame sizes send over DDS on loopback, and each camera's outputs are recorded.
 """
 
-import sys
-import threading
 import time
 
 import numpy as np
@@ -13,14 +11,11 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from ros_harness import TEST_DIR, configure_ros_environment  # noqa: E402
-from tiny_segmenter import save_tiny_segformer  # noqa: E402
 from ttm_ros.core.cameras import camera_name, parse_cameras  # noqa: E402
 from ttm_ros.core.errors import ConfigurationError  # noqa: E402
 from ttm_ros.ros.image_msgs import image_from_msg, rgb_to_image_msg  # noqa: E402
@@ -45,27 +40,6 @@ def test_camera_entries_parsed():
 def test_invalid_camera_entries_rejected(entries, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
         parse_cameras(entries, 'x')
-
-
-@pytest.fixture(scope='module')
-def segformer(tmp_path_factory):
-    configure_ros_environment(tmp_path_factory.mktemp('ros_logs'))
-    if str(TEST_DIR / 'plugins') not in sys.path:
-        sys.path.insert(0, str(TEST_DIR / 'plugins'))
-    return save_tiny_segformer(tmp_path_factory.mktemp('segformer'))
-
-
-@pytest.fixture
-def ros():
-    rclpy.init()
-    executor = MultiThreadedExecutor()
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    yield executor
-    executor.shutdown()
-    for node in list(executor.get_nodes()):
-        node.destroy_node()
-    rclpy.shutdown()
 
 
 class Cameras:
@@ -101,21 +75,21 @@ class Cameras:
             time.sleep(0.05)
 
 
-def start_node(ros, segformer, names, translator='slow_translator:InvertTranslator', **extra):
+def start_node(ros_executor, tiny_segformer, names, translator='slow_translator:InvertTranslator', **extra):
     values = {'translator.name': translator, 'segmenter.name': 'transformers',
-              'segmenter.model': str(segformer), 'segmenter.config': '',
+              'segmenter.model': str(tiny_segformer), 'segmenter.config': '',
               'input.cameras': [f'{name}=/car/{name}/image_raw' for name in names],
               'input.qos.reliability': 'reliable', 'input.qos.depth': 20, **extra}
     node = TTMNode(parameter_overrides=[Parameter(k, value=v) for k, v in values.items()])
-    ros.add_node(node)
+    ros_executor.add_node(node)
     return node
 
 
 @pytest.mark.ros
 @pytest.mark.parametrize('names, batch', [(['front', 'left'], 1), (['front', 'left', 'rear'], 3)])
-def test_each_camera_gets_own_outputs(ros, segformer, names, batch):
-    start_node(ros, segformer, names, **{'evaluation_mode': True, 'batch.max_frames': batch})
-    cameras = Cameras(ros, names)
+def test_each_camera_gets_own_outputs(ros_executor, tiny_segformer, names, batch):
+    start_node(ros_executor, tiny_segformer, names, **{'evaluation_mode': True, 'batch.max_frames': batch})
+    cameras = Cameras(ros_executor, names)
     sent = {name: cameras.send(name, sec=10 + index) for index, name in enumerate(names)}
     cameras.wait_for(lambda: all(cameras.received[name] for name in names))
     for index, name in enumerate(names):
@@ -128,9 +102,9 @@ def test_each_camera_gets_own_outputs(ros, segformer, names, batch):
 
 
 @pytest.mark.ros
-def test_stopped_camera_does_not_stall_others(ros, segformer):
-    node = start_node(ros, segformer, ['front', 'rear'])
-    cameras = Cameras(ros, ['front', 'rear'])
+def test_stopped_camera_does_not_stall_others(ros_executor, tiny_segformer):
+    node = start_node(ros_executor, tiny_segformer, ['front', 'rear'])
+    cameras = Cameras(ros_executor, ['front', 'rear'])
     cameras.send('rear', sec=1)  # rear sends once, then stops
     for second in range(2, 12):
         cameras.send('front', sec=second)
@@ -142,7 +116,7 @@ def test_stopped_camera_does_not_stall_others(ros, segformer):
 
 
 @pytest.mark.ros
-def test_detection_node_rejects_several_cameras(ros, segformer):
+def test_detection_node_rejects_several_cameras(ros_executor, tiny_segformer):
     from ttm_ros.ros.detection_node import DetectionNode
     with pytest.raises(ConfigurationError, match='at most 1 camera'):
         DetectionNode(parameter_overrides=[Parameter('input.cameras', value=['a=/a', 'b=/b'])])
