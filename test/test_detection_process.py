@@ -77,11 +77,14 @@ def test_detections_keep_header_and_input_pixels(tmp_path_factory):
         for detection in message.detections:
             box = detection.bbox
             half_w, half_h = box.size_x / 2, box.size_y / 2
-            assert -1e-6 <= box.center.position.x - half_w and box.center.position.x + half_w <= WIDTH + 1e-6
-            assert -1e-6 <= box.center.position.y - half_h and box.center.position.y + half_h <= HEIGHT + 1e-6
+            assert box.center.position.x - half_w >= -1e-6
+            assert box.center.position.x + half_w <= WIDTH + 1e-6
+            assert box.center.position.y - half_h >= -1e-6
+            assert box.center.position.y + half_h <= HEIGHT + 1e-6
             assert detection.header == message.header
             hypothesis = detection.results[0].hypothesis
-            assert hypothesis.class_id in ('car', 'person', 'bus') and 0.0 <= hypothesis.score <= 1.0
+            assert hypothesis.class_id in ('car', 'person', 'bus')
+            assert 0.0 <= hypothesis.score <= 1.0
     # Boxes in input pixels: some box reaches past the 64 x 96 processed size of the model.
     assert max(d.bbox.center.position.x + d.bbox.size_x / 2 for m in received for d in m.detections) > 96
 

@@ -161,7 +161,7 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
     `box_labels` is the `GroundTruth` of the frames when box labels were given.
 
     For bag input the header stamps are recording times, so the `age_*` stages (now
-    minus stamp) say nothing about the node and are left out of the latency summary.
+    minus stamp) do not describe the node and are left out of the latency summary.
     """
     collected = json.loads((options.out / 'collected.json').read_text())
     records = {record['name']: record for record in collected['frames']}
@@ -329,7 +329,7 @@ def _originals(options: DemoOptions, frames: Sequence[FrameRef]):
         try:
             yield frame, cv2.cvtColor(image_from_msg(msg), cv2.COLOR_RGB2BGR)
         except FrameError:
-            yield frame, None  # The node rejected this frame too; summary.json says why.
+            yield frame, None  # The node rejected this frame too; summary.json gives the reason.
 
 
 def _side_by_side(out_dir: pathlib.Path, name: str, original: np.ndarray) -> None:

@@ -84,7 +84,7 @@ class Collector:
             lambda msg: self.on_output(msg, detection.DETECTIONS_SUFFIX), profile))
         if 'overlay' in self.image_outputs.values():
             # NOTE: this assumes the detection node's output.overlay equals the TTM node's,
-            # which holds unless a profile sets it in a detection_node section.
+            # which is true unless a profile sets it in a detection_node section.
             self.image_outputs[detection.OVERLAY_TOPIC] = detection.OVERLAY_SUFFIX
             self.wanted.add(detection.OVERLAY_SUFFIX)
             self.subscriptions.append(self.node.create_subscription(
