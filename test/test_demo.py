@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from independent_scores import independent_scores
 from ros_harness import configure_ros_environment
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -21,25 +22,6 @@ CITYSCAPES_COLORS = [(128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 15
                      (190, 153, 153), (153, 153, 153), (250, 170, 30), (220, 220, 0),
                      (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0),
                      (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32)]
-
-
-def independent_miou(pairs):
-    """Return (mIoU over classes present in the labels, pixel accuracy) of (pred, label) pairs."""
-    intersection = np.zeros(19)
-    union = np.zeros(19)
-    present = np.zeros(19, bool)
-    correct = valid = 0
-    for prediction, label in pairs:
-        keep = label <= 18
-        correct += int((prediction[keep] == label[keep]).sum())
-        valid += int(keep.sum())
-        for c in range(19):
-            in_label = (label == c) & keep
-            in_prediction = (prediction == c) & keep
-            present[c] |= in_label.any()
-            intersection[c] += (in_label & in_prediction).sum()
-            union[c] += (in_label | in_prediction).sum()
-    return float((intersection[present] / union[present]).mean()), correct / valid
 
 
 def read_label(path):
@@ -80,7 +62,7 @@ def test_demo_summary_matches_masks(shared_data, tmp_path):
             label_path = next((frames / 'labels').glob(f'{name}_*'))
             assert prediction.shape == (512, 1024)
             pairs.append((prediction, read_label(label_path)))
-        miou, accuracy = independent_miou(pairs)
+        miou, accuracy, _ = independent_scores(pairs)
         assert summary['scores'][mode]['miou'] == pytest.approx(miou, abs=1e-12)
         assert summary['scores'][mode]['pixel_accuracy'] == pytest.approx(accuracy, abs=1e-12)
     print('demo scores:', {mode: round(s['miou'], 4) for mode, s in summary['scores'].items()})

@@ -5,13 +5,13 @@ against an independent recomputation with plain numpy from the saved masks.
 """
 
 import json
-import pathlib
 import shutil
 
 import cv2
 import numpy as np
 import pytest
 
+from independent_scores import independent_scores
 from ttm_ros.core.labels import label_ids_to_train_ids
 from ttm_ros.core.metrics import segmentation_scores
 from ttm_ros.eval import bags, datasets
@@ -25,25 +25,6 @@ def shared_data(shared_data, monkeypatch):
     """Return the real-data folder with TTM_ROS_DATA pointing at it (the model YAML files use it)."""
     monkeypatch.setenv('TTM_ROS_DATA', str(shared_data))
     return shared_data
-
-
-def independent_scores(pairs):
-    """Return (mIoU over classes present in the labels, pixel accuracy, per-class IoU) of (pred, label) pairs."""
-    intersection, union = np.zeros(19), np.zeros(19)
-    present = np.zeros(19, bool)
-    correct = valid = 0
-    for prediction, label in pairs:
-        keep = label <= 18
-        correct += int((prediction[keep] == label[keep]).sum())
-        valid += int(keep.sum())
-        for c in range(19):
-            in_label = (label == c) & keep
-            in_prediction = (prediction == c) & keep
-            present[c] |= in_label.any()
-            intersection[c] += (in_label & in_prediction).sum()
-            union[c] += (in_label | in_prediction).sum()
-    iou = np.where(union > 0, intersection / np.maximum(union, 1), np.nan)
-    return float(iou[present].mean()), correct / valid, iou
 
 
 def read_mask(path):
