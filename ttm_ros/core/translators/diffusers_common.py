@@ -220,26 +220,14 @@ class DiffusersTranslator(Translator):
                                  max_aspect=self.max_aspect)
 
     def translate(self, rgb: np.ndarray) -> np.ndarray:
-        """Edit `rgb` toward the source prompt; return uint8 RGB of the same shape."""
-        # 1. Validate the frame and choose the working size.
-        validate_rgb_frame(rgb)
-        if self.pipeline is None:
-            raise RuntimeError(f'translator {self.name!r} is closed; build a new one')
-        height, width = rgb.shape[:2]
-        working_height, working_width = self.working_size(height, width)
+        """Edit `rgb` toward the source prompt; return uint8 RGB of the same shape.
 
-        # 2. Resize to the working size; no cropping, so geometry is preserved.
-        image = PIL.Image.fromarray(np.ascontiguousarray(
-            to_working(rgb, (working_height, working_width))))
-
-        # 3. Run the pipeline with the per-frame seed.
-        generator = torch.Generator(device='cpu').manual_seed(self.settings.seed)
-        with self._lock, torch.inference_mode():
-            images = self._run_pipeline(image, working_height, working_width, generator)
-
-        # 4. Validate and map back to exactly height x width.
-        edited = validate_output(np.asarray(images), working_height, working_width)
-        return np.ascontiguousarray(from_working(to_uint8(edited), height, width))
+        Raises TranslationRejected for an unusable edit (NaN, black, wrong shape).
+        """
+        result = self.translate_batch([rgb])[0]
+        if isinstance(result, TranslationRejected):
+            raise result
+        return result
 
     def translate_batch(self, frames: Sequence[np.ndarray]) -> List[Any]:
         """Edit frames that share a working size together; return uint8 RGB per frame.
@@ -257,7 +245,7 @@ class DiffusersTranslator(Translator):
             groups.setdefault(self.working_size(*rgb.shape[:2]), []).append(index)
 
         # 2. Edit each group with one seeded generator per frame, then map back.
-        results: List[Optional[np.ndarray]] = [None] * len(frames)
+        results: List[Any] = [None] * len(frames)
         for (working_height, working_width), indices in groups.items():
             images = [PIL.Image.fromarray(np.ascontiguousarray(
                 to_working(frames[i], (working_height, working_width)))) for i in indices]
@@ -266,6 +254,12 @@ class DiffusersTranslator(Translator):
             with self._lock, torch.inference_mode():
                 edited = self._run_pipeline_batch(images, working_height, working_width, generators)
             edited = np.asarray(edited)
+            if edited.shape[0] != len(indices):
+                rejection = TranslationRejected(
+                    f'editor returned {edited.shape[0]} images for {len(indices)} frames')
+                for i in indices:
+                    results[i] = rejection
+                continue
             for position, i in enumerate(indices):
                 try:
                     image = validate_output(edited[position:position + 1], working_height, working_width)
