@@ -66,3 +66,16 @@ def ros_executor():
     for node in list(executor.get_nodes()):
         node.destroy_node()
     rclpy.shutdown()
+
+
+@pytest.fixture
+def observer():
+    """An rclpy node in this process for subscribing to a node under test; rclpy is
+    initialised for each test."""
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node('test_observer')
+    yield node
+    node.destroy_node()
+    rclpy.shutdown()

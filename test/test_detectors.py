@@ -72,7 +72,8 @@ def test_torchvision_missing_is_configuration_error():
 def test_yolox_grid_layout_and_decode():
     cells, strides = grid_cells(416, 416, (8, 16, 32))
     assert len(cells) == 52 * 52 + 26 * 26 + 13 * 13 == 3549
-    assert cells[1].tolist() == [1, 0] and cells[52].tolist() == [0, 1]  # x fastest
+    assert cells[1].tolist() == [1, 0]  # x fastest
+    assert cells[52].tolist() == [0, 1]
     assert strides[52 * 52] == 16
     row = np.zeros((1, 7))
     row[0, :5] = [0.5, 0.25, np.log(2.0), 0.0, 0.5]
@@ -88,7 +89,8 @@ def test_letterbox_top_left_and_scale():
     canvas, ratio = letterbox(rgb, 416, 416, 114)
     assert ratio == pytest.approx(2.08)
     assert canvas.shape == (416, 416, 3)
-    assert np.all(canvas[:208] == 7) and np.all(canvas[208:] == 114)
+    assert np.all(canvas[:208] == 7)
+    assert np.all(canvas[208:] == 114)
 
 
 def _detection(box, score, label='car'):
@@ -138,7 +140,8 @@ def test_transformers_detector_reload(tmp_path, builder):
     assert sorted(d.score for d in detections) == pytest.approx(sorted(expected['scores'].tolist()), abs=1e-6)
     for detection in detections:
         x0, y0, x1, y1 = detection.box
-        assert 0 <= x0 <= x1 <= 101 and 0 <= y0 <= y1 <= 75
+        assert 0 <= x0 <= x1 <= 101
+        assert 0 <= y0 <= y1 <= 75
         assert detection.label in ('car', 'person', 'bus')
 
 

@@ -40,16 +40,6 @@ def ros_dirs(tmp_path_factory):
     return logs, save_tiny_segformer(tmp_path_factory.mktemp('segformer'))
 
 
-@pytest.fixture
-def observer():
-    """An rclpy node in this process; rclpy is initialised for each test."""
-    rclpy.init()
-    node = rclpy.create_node('test_observer')
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
 def node_parameters(model_folder, **overrides):
     parameters = {'translator.name': 'identity', 'segmenter.name': 'transformers',
                   'segmenter.model': str(model_folder), 'segmenter.config': '',

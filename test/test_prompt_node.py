@@ -39,15 +39,6 @@ def models(tmp_path_factory):
             save_tiny_segformer(tmp_path_factory.mktemp('segformer')))
 
 
-@pytest.fixture
-def observer():
-    rclpy.init()
-    node = rclpy.create_node('prompt_test_observer')
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
-
-
 class PseudoSourceRecorder:
     """Stores the pseudo-source images of the node and sets its parameters."""
 

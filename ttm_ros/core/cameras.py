@@ -1,6 +1,6 @@
 """The camera list of a frame node: names, topics and output prefixes.
 
-`input.cameras` holds entries `name=topic` or just `topic`; a bare topic is named after
+`input.cameras` contains entries `name=topic` or just `topic`; a bare topic is named after
 its namespace (`/front/image_raw` -> `front`). With one camera from `input.topic` the
 name is empty and the outputs keep their plain names; with `input.cameras` every
 camera's outputs go under `<name>/` (`front/segmentation/mask`).

@@ -323,7 +323,7 @@ class ChatClient:
         answer = clean_answer(_content_text(message.get('content')))
         if not answer:
             raise EmptyAnswer(
-                f'model {self.model} at {self.host} returned an empty answer (finish_reason='
+                f'model {self.model} at {self.host} returned an empty response (finish_reason='
                 f'{choice.get("finish_reason")!r}); raise --max-tokens if it ran out of tokens, '
                 'or use another model')
         if answer.lower().startswith(REFUSAL_OPENINGS):

@@ -1,6 +1,6 @@
 """Evaluation reports: metrics.json, report.md and report.html with inline SVG charts.
 
-metrics.json holds every number, the configuration, package versions and a sha256
+metrics.json contains every number, the configuration, package versions and a sha256
 of the inputs; report.md and report.html show the same numbers, a per-class IoU bar
 chart per model (one bar per column), a latency histogram per pipeline stage and a
 few sample rows (original, pseudo-source, masks), all drawn here without plotting

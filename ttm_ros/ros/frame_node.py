@@ -91,7 +91,7 @@ class FrameNodeMixin:
             try:
                 values[spec.name] = self.get_parameter(spec.name).value
             except ParameterUninitializedException:
-                values[spec.name] = spec.default  # a string array nobody set
+                values[spec.name] = spec.default  # a string array left unset
         values = checked_values(values, self.parameter_specs)
         values['input.cameras'] = tuple(values['input.cameras'])
         return values

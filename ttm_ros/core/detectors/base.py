@@ -102,7 +102,7 @@ class Detector(abc.ABC):
     @property
     @abc.abstractmethod
     def model_class_names(self) -> Sequence[str]:
-        """The labels the model itself produces, in its index order."""
+        """Return the labels the model itself produces, in its index order."""
 
     @abc.abstractmethod
     def predict(self, rgb: np.ndarray) -> RawDetections:

@@ -4,7 +4,7 @@ The YAML file (`segmenter.config`) describes how to feed the model and read its 
 docs/onnx-segmenter.md lists every field. One frame goes through these steps:
 1. geometry: resize the frame to the model size (`resize`), or resize it to the tile
    height keeping the aspect ratio and cut it into tiles along the width (`tile`);
-2. per tile: colour order, dtype, normalisation and layout as the YAML says, then one
+2. per tile: colour order, dtype, normalisation and layout as set in the YAML, then one
    onnxruntime run;
 3. the tiles' class scores are stitched (where two tiles overlap, each keeps the half
    of the overlap nearer its own centre) into scores of the resized frame;
@@ -527,7 +527,7 @@ class OnnxSegmenter(Segmenter):
         resized = resize_image(rgb, resized_height, resized_width)
         if resized_width < tile_width:
             # NOTE: a frame narrower than one tile is padded with black on the right. The
-            # padded columns are dropped from the scores, but the model sees them as context.
+            # padded columns are dropped from the scores, but the model receives them as context.
             resized = cv2.copyMakeBorder(resized, 0, 0, 0, tile_width - resized_width,
                                          cv2.BORDER_CONSTANT, value=(0, 0, 0))
             return np.ascontiguousarray(self.run_model(resized)[:, :, :resized_width])
