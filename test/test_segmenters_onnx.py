@@ -453,3 +453,17 @@ def test_extreme_aspect_frame_rejected(deeplab):
     """A 1 x 1000 line would need 1000 tiles; it is rejected with the size and the fix."""
     with pytest.raises(FrameError, match='1000x1 needs 1000 tiles'):
         deeplab.predict_proba(np.zeros((1, 1000, 3), np.uint8))
+
+
+def test_zero_std_rejected_by_both_onnx_configs(tmp_path):
+    from ttm_ros.core.classifiers.onnx_classifier import load_classifier_config
+    from ttm_ros.core.segmenters.onnx_segmenter import load_config
+
+    model = tmp_path / 'model.onnx'
+    model.write_bytes(b'not read by the config loader')
+    for loader, classes in ((load_config, 'cityscapes'), (load_classifier_config, ['a', 'b'])):
+        path = tmp_path / 'config.yaml'
+        path.write_text(yaml.safe_dump({'model': str(model), 'input': {'std': [1, 0, 1]},
+                                        'classes': classes}))
+        with pytest.raises(ConfigurationError, match=r'input.std=\[1.0, 0.0, 1.0\] contains 0'):
+            loader(path)

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import os
 import pathlib
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import yaml
@@ -25,8 +25,8 @@ import yaml
 from ttm_ros.core.classifiers.base import Classifier, ClassifierSettings, softmax
 from ttm_ros.core.errors import ConfigurationError, FrameError
 from ttm_ros.core.segmenters.onnx_segmenter import (
-    _choice, _integer, _optimization_level, _section, _triple, create_session, encode_image,
-    resize_image, resolve_config_path, resolve_model_path)
+    _choice, _integer, _optimization_level, _section, create_session, encode_image,
+    input_encoding, resize_image, resolve_config_path, resolve_model_path)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -80,13 +80,7 @@ def load_classifier_config(config_path: pathlib.Path, model_override: str = '') 
     config = OnnxClassifierConfig(
         model_path=model_path,
         class_names=_class_names(document.get('classes'), config_path.parent, source),
-        input_name=str(inputs.get('name', '')),
-        input_layout=_choice(inputs, 'layout', 'NCHW', ('NHWC', 'NCHW'), 'input'),
-        input_dtype=_choice(inputs, 'dtype', 'float32', ('uint8', 'float32'), 'input'),
-        color_order=_choice(inputs, 'color_order', 'RGB', ('RGB', 'BGR'), 'input'),
-        scale=float(inputs.get('scale', 1.0)),
-        mean=_triple(inputs, 'mean', 0.0, 'input'),
-        std=_triple(inputs, 'std', 1.0, 'input'),
+        **input_encoding(inputs, 'NCHW', source),
         resize_short=_integer({'resize_short': geometry.get('resize_short', 256)}, 'resize_short',
                               'geometry', minimum=1),
         crop=_integer({'crop': geometry.get('crop', 224)}, 'crop', 'geometry'),
@@ -96,8 +90,6 @@ def load_classifier_config(config_path: pathlib.Path, model_override: str = '') 
         threads=_integer(runtime, 'threads', 'runtime'),
         source=source,
     )
-    if any(s == 0 for s in config.std):
-        raise ConfigurationError(f'{source}: input.std={list(config.std)} contains 0; use positive values')
     if config.crop > config.resize_short:
         raise ConfigurationError(f'{source}: geometry.crop={config.crop} is larger than '
                                  f'geometry.resize_short={config.resize_short}; use crop <= resize_short')

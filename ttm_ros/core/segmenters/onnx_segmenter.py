@@ -212,13 +212,7 @@ def load_config(config_path: pathlib.Path, model_override: str = '') -> OnnxSegm
     # 2. Input encoding.
     config = OnnxSegmenterConfig(
         model_path=model_path,
-        input_name=str(inputs.get('name', '')),
-        input_layout=_choice(inputs, 'layout', 'NHWC', ('NHWC', 'NCHW'), 'input'),
-        input_dtype=_choice(inputs, 'dtype', 'float32', ('uint8', 'float32'), 'input'),
-        color_order=_choice(inputs, 'color_order', 'RGB', ('RGB', 'BGR'), 'input'),
-        scale=float(inputs.get('scale', 1.0)),
-        mean=_triple(inputs, 'mean', 0.0, 'input'),
-        std=_triple(inputs, 'std', 1.0, 'input'),
+        **input_encoding(inputs, 'NHWC', source),
         mode=_choice(geometry, 'mode', 'resize', ('resize', 'tile'), 'geometry'),
         height=_integer(geometry, 'height', 'geometry'),
         width=_integer(geometry, 'width', 'geometry'),
@@ -232,8 +226,6 @@ def load_config(config_path: pathlib.Path, model_override: str = '') -> OnnxSegm
     )
 
     # 3. Cross-field checks.
-    if any(s == 0 for s in config.std):
-        raise ConfigurationError(f'{source}: input.std={list(config.std)} contains 0; use positive values')
     normalises = config.scale != 1.0 or config.mean != (0.0, 0.0, 0.0) or config.std != (1.0, 1.0, 1.0)
     if config.input_dtype == 'uint8' and normalises:
         raise ConfigurationError(
@@ -242,6 +234,27 @@ def load_config(config_path: pathlib.Path, model_override: str = '') -> OnnxSegm
     if not config.class_names:
         raise ConfigurationError(f'{source}: classes is empty; give "cityscapes" or a list of names')
     return config
+
+
+def input_encoding(inputs: Dict[str, Any], default_layout: str, source: str) -> Dict[str, Any]:
+    """Return the input fields of an ONNX config from its `input` section.
+
+    The keys are input_name, input_layout, input_dtype, color_order, scale, mean and std,
+    as in OnnxSegmenterConfig and OnnxClassifierConfig. Raises ConfigurationError for an
+    invalid value or a std of 0.
+    """
+    encoding = {
+        'input_name': str(inputs.get('name', '')),
+        'input_layout': _choice(inputs, 'layout', default_layout, ('NHWC', 'NCHW'), 'input'),
+        'input_dtype': _choice(inputs, 'dtype', 'float32', ('uint8', 'float32'), 'input'),
+        'color_order': _choice(inputs, 'color_order', 'RGB', ('RGB', 'BGR'), 'input'),
+        'scale': float(inputs.get('scale', 1.0)),
+        'mean': _triple(inputs, 'mean', 0.0, 'input'),
+        'std': _triple(inputs, 'std', 1.0, 'input'),
+    }
+    if any(value == 0 for value in encoding['std']):
+        raise ConfigurationError(f'{source}: input.std={list(encoding["std"])} contains 0; use positive values')
+    return encoding
 
 
 # ---------------------------------------------------------------------------------
