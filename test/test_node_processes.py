@@ -179,8 +179,12 @@ def test_slow_translator_keeps_age_bounded(ros_dirs, observer):
     assert len(received) >= 6, f'only {len(received)} outputs in 6 s'
     assert max(ages) < 2.0, f'output age grew to {max(ages):.2f} s: frames are queued'
     last = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
-    assert int(last['dropped']) > 50
-    assert int(last['frames_in']) >= int(last['processed']) + int(last['dropped'])
+    frames_in, processed, dropped = (int(last[key]) for key in ('frames_in', 'processed', 'dropped'))
+    # The camera's real rate depends on the machine's load, so the checks are relative:
+    # a 0.5 s translator finishes few frames and the slot replaces all the others.
+    assert dropped > processed, f'{dropped} dropped, {processed} processed of {frames_in}'
+    # At most one frame waits in the slot and one is in the worker when the report is made.
+    assert frames_in - processed - dropped <= 2, f'{frames_in} in, {processed} processed, {dropped} dropped'
     assert 'translate_p95_ms' in last
 
 
