@@ -2,7 +2,7 @@
 
 A camera process publishes frames, the TTM node translates them, the detection node
 detects on the pseudo-source image with a tiny DETR, and this process checks the
-Detection2DArray messages, the latched labels and the overlay.
+Detection2DArray messages, the latched labels, the overlay and the timing messages.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('vision_msgs.msg', reason='vision_msgs is not built; run tools/build-vision-msgs.sh')
 
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from vision_msgs.msg import Detection2DArray, LabelInfo  # noqa: E402
@@ -37,7 +38,7 @@ def test_detections_keep_header_and_input_pixels(tmp_path_factory):
                   'segmenter.model': str(segformer), 'segmenter.config': '',
                   'detector.name': 'transformers', 'detector.model': str(detr),
                   'detector.score_threshold': '0.0', 'evaluation_mode': 'true',
-                  'input.qos.reliability': 'reliable', 'input.qos.depth': '10'}
+                  'input.qos.reliability': 'reliable', 'input.qos.depth': '10', 'output.timing': 'true'}
     command = [sys.executable, '-m', 'ttm_ros.cli', 'run', '--profile', 'cpu', '--detection', 'true',
                '--camera-topic', '/test_camera/image_raw', '--namespace', 'ttm', '--dds-profile', 'none']
     for name, value in parameters.items():
@@ -46,11 +47,12 @@ def test_detections_keep_header_and_input_pixels(tmp_path_factory):
 
     rclpy.init()
     observer = rclpy.create_node('detection_observer')
-    received, overlays, labels = [], [], []
+    received, overlays, labels, timings = [], [], [], []
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     subscriptions = [
         observer.create_subscription(Detection2DArray, '/ttm/detection/detections', received.append, reliable),
-        observer.create_subscription(Image, '/ttm/detection/overlay', overlays.append, reliable)]
+        observer.create_subscription(Image, '/ttm/detection/overlay', overlays.append, reliable),
+        observer.create_subscription(DiagnosticArray, '/ttm/detection/timing', timings.append, reliable)]
     observer.create_subscription(LabelInfo, '/ttm/detection/label_info', labels.append, QoSProfile(
         depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     try:
@@ -59,7 +61,8 @@ def test_detections_keep_header_and_input_pixels(tmp_path_factory):
         sent = frames(['rgb8', 'rgb8', 'rgb8'], width=WIDTH, height=HEIGHT)
         camera = start_camera(logs, {'topic': '/test_camera/image_raw', 'reliability': 'reliable',
                                      'rate_hz': 5, 'frames': sent, 'wait_for_subscribers': 2})
-        _spin_until(observer, lambda: len(received) >= 3 and len(overlays) >= 3 and labels, 90)
+        _spin_until(observer, lambda: len(received) >= 3 and len(overlays) >= 3 and len(timings) >= 3
+                    and labels, 90)
         assert camera.wait(30) == 0
     finally:
         nodes.stop()
@@ -69,6 +72,10 @@ def test_detections_keep_header_and_input_pixels(tmp_path_factory):
     assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in received] == \
         [(f['sec'], f['nanosec']) for f in sent]
     assert {m.header.frame_id for m in received} == {'cam_left'}
+    # One timing message per frame, with the frame's header and the detector's stage time.
+    assert [m.header for m in timings] == [m.header for m in received]
+    assert {m.status[0].message for m in timings} == {'ok'}
+    assert all('detect_ms' in {kv.key for kv in m.status[0].values} for m in timings)
     assert {(m.width, m.height) for m in overlays} == {(WIDTH, HEIGHT)}
     # The cpu profile's class map (COCO to road users) defines the published labels.
     assert [c.class_name for c in labels[0].class_map] == ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck']

@@ -24,6 +24,7 @@ DETECTIONS = 'detection/detections'
 DETECTION_OVERLAY = 'detection/overlay'
 DETECTION_LABELS = 'detection/label_info'
 DETECTION_COMPOSITE = 'detection/composite'
+DETECTION_TIMING = 'detection/timing'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +59,10 @@ TTM_NODE_TOPICS: Tuple[Topic, ...] = (
     Topic(MASK_TRANSLATED, 'sensor_msgs/msg/Image', 'publish', 'reliable, keep last output.qos.depth',
           'output.all_masks', 'Mask of the translated frame alone, mono8.'),
     Topic(TIMING, 'diagnostic_msgs/msg/DiagnosticArray', 'publish',
-          'reliable, keep last output.qos.depth', 'output.all_masks',
-          'Stage times of one frame (`<stage>_ms` keys) with the input header; message "ok" '
-          'or the reason of a translation fallback.'),
+          'reliable, keep last output.qos.depth', 'output.timing',
+          'One message per frame with the input header: stage times (`<stage>_ms` keys) and '
+          'message "ok" or the reason of a translation fallback (level WARN); for a failed '
+          'frame level ERROR and the reason.'),
     Topic(CLASS_NAMES, 'std_msgs/msg/String', 'publish', 'reliable, transient local, keep last 1',
           'always', 'Class names of the mask values, one per line (line i = value i).'),
     Topic(DIAGNOSTICS, 'diagnostic_msgs/msg/DiagnosticArray', 'publish',
@@ -95,6 +97,10 @@ DETECTION_NODE_TOPICS: Tuple[Topic, ...] = (
           'reliable, keep last output.qos.depth', 'output.composite; rendered only with a subscriber',
           'In-vehicle view, rgb8: original, pseudo-source, segmentation overlay and boxes in a '
           '2 x 2 grid with latency and frame rate written on it.'),
+    Topic(DETECTION_TIMING, 'diagnostic_msgs/msg/DiagnosticArray', 'publish',
+          'reliable, keep last output.qos.depth', 'output.timing',
+          'One message per frame with the input header: stage times (`<stage>_ms` keys) and '
+          'message "ok"; for a failed frame level ERROR and the reason.'),
     Topic(DIAGNOSTICS, 'diagnostic_msgs/msg/DiagnosticArray', 'publish',
           'reliable, keep last output.qos.depth', 'always',
           'Every diagnostics.period seconds: frames in, processed, dropped, failed, detections, '

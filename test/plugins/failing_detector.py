@@ -2,7 +2,8 @@
 
 Loaded by name as `failing_detector:FailOnNarrowFrames` (this folder on PYTHONPATH),
 the way users plug in their own detectors. The error simulates a model that
-fails on one frame, after which the detection node publishes nothing for that frame.
+fails on one frame: the detection node publishes no boxes for it, only a timing
+message that reports the failure.
 """
 
 from typing import Sequence

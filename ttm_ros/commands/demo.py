@@ -33,8 +33,8 @@ def add_arguments(parser) -> None:
                              'id of file_name) or a folder of Pascal VOC XML files (matched by frame id); '
                              'adds mAP@50 to summary.json')
     parser.add_argument('--detection-timeout', type=float, default=60.0,
-                        help='seconds to wait for the detections of a frame after its TTM result '
-                             'before listing the frame as failed (default: 60)')
+                        help='seconds to wait for the detection result of a frame after its TTM '
+                             'result before listing the frame as failed (default: 60)')
     add_parameter_option(parser)
 
 
@@ -97,8 +97,9 @@ def print_detection(result: Dict) -> None:
     column = result['detection']
     counts = [entry['boxes'] for entry in column['boxes_per_frame'].values() if entry is not None]
     print(f'  detection: {sum(counts)} boxes on {len(counts)} frames')
+    reasons = {entry['name']: entry.get('detection_failed') for entry in result['frames']}
     for name in result['frames_detection_failed']:
-        print(f'  no detections for: {name} (see logs/node.log)')
+        print(f'  no detections for: {name}: {reasons[name]} (see logs/node.log)')
     if column.get('map50') is not None:
         print(f"  detection mAP@50 {column['map50']:.4f} over {len(column['labelled_frames'])} "
               'labelled frames')

@@ -168,6 +168,9 @@ FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
                   'loop).', unit='frames', minimum=1, maximum=16),
     ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
                   'only the newest; for replays whose metrics must not depend on speed.'),
+    ParameterSpec('output.timing', False, 'Publish one DiagnosticArray per frame on the '
+                  'timing topic: its stage times, or level ERROR and the reason when the frame '
+                  'failed. Recorders and replays use it to account for every frame.'),
     ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',
                   unit='s', minimum=0.1, maximum=60.0),
     ParameterSpec('log_throttle', 5.0, 'Shortest interval between two repeats of one '
@@ -182,8 +185,7 @@ NODE_PARAMETERS: List[ParameterSpec] = [
     ParameterSpec('output.overlay_alpha', 0.5, 'Weight of the mask colours in the overlay.',
                   minimum=0.0, maximum=1.0, dynamic=True),
     ParameterSpec('output.all_masks', False, 'Also publish the masks of the original '
-                  '(mask/base) and translated (mask/translated) frames, and per-frame '
-                  'stage timings on timing.'),
+                  '(mask/base) and translated (mask/translated) frames.'),
     ParameterSpec('bypass_translation', False, 'Skip the translator: publish the original '
                   'frame as pseudo-source and segment it alone, for A/B demos. Also set by '
                   'the ~/set_bypass service (std_srvs/SetBool).', dynamic=True),

@@ -44,8 +44,9 @@ NAMESPACE = '/ttm_demo'
 CAMERA_TOPIC = NAMESPACE + '/camera/image_raw'
 NAMES_TOPIC = NAMESPACE + '/camera/frame_names'
 DETECTION_FAILURES_TOPIC = NAMESPACE + '/camera/detection_failures'
-#: Node parameters the demo needs: every frame, and the masks of every mode.
-REQUIRED_PARAMETERS = {'evaluation_mode': True, 'output.all_masks': True}
+#: Node parameters the demo needs: every frame, the masks of every mode, and one
+#: timing message per frame from each node (processed or failed).
+REQUIRED_PARAMETERS = {'evaluation_mode': True, 'output.all_masks': True, 'output.timing': True}
 #: Node parameters the demo sets unless the user overrides them.
 DEFAULT_PARAMETERS = {'input.qos.reliability': 'reliable', 'input.qos.depth': 10}
 
@@ -108,7 +109,7 @@ def run_demo(options: DemoOptions) -> dict:
                       '--names-topic', NAMES_TOPIC] + (['--clock'] if options.use_sim_time else [])
     if options.detection:
         recorder_command += ['--detection', '--failures-topic', DETECTION_FAILURES_TOPIC]
-        camera_command += ['--detections-topic', NAMESPACE + '/' + topics.DETECTIONS,
+        camera_command += ['--detection-done-topic', NAMESPACE + '/' + topics.DETECTION_TIMING,
                            '--failures-topic', DETECTION_FAILURES_TOPIC,
                            '--detection-timeout', str(options.detection_timeout)]
     with ChildProcess('node', node_command, logs / 'node.log', environment) as node, \

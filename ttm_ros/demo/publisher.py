@@ -4,10 +4,10 @@ Run by `ttm-ros demo`; not a user command. It publishes reliable `sensor_msgs/Im
 (folder frames as rgb8, stamped with the current time, as a camera driver does) or the
 bag's own messages, keeping at most `--window` frames in flight. A frame counts as done
 when the node's timing message for its stamp arrives, which it publishes for processed
-and failed frames alike. With `--detections-topic`, a frame the TTM node processed is
-done only once the detection node's Detection2DArray for its stamp arrives too. The
-detection node publishes nothing for a frame it fails on, so after
-`--detection-timeout` seconds without it the camera publishes
+and failed frames alike. With `--detection-done-topic` (the detection node's timing
+topic), a frame the TTM node processed is done once the detection node's timing message
+for its stamp arrives too. When that message reports a failure, or none arrives within
+`--detection-timeout` seconds (a stopped detection node), the camera publishes
 "<stamp_ns> <reason>" on `--failures-topic` and goes on. Before each frame it publishes
 "<stamp_ns> <frame name>" on the names topic, so the recorder can name the outputs.
 
@@ -50,7 +50,7 @@ def stamp_of(msg) -> int:
 
 
 class FrameResults:
-    """Completion state of the published frames: TTM timing, then detections when expected.
+    """Completion state of the published frames: TTM timing, then detection timing when expected.
 
     `detection_timeout` counts from the TTM node's timing message, because the
     detection node starts on a frame only once the TTM node has published its
@@ -72,8 +72,11 @@ class FrameResults:
         if msg.status and msg.status[0].level == DiagnosticStatus.ERROR:
             self.ttm_failed.add(stamp)
 
-    def on_detections(self, msg) -> None:
-        self.detected.add(stamp_of(msg))
+    def on_detection_timing(self, msg: DiagnosticArray) -> None:
+        stamp = stamp_of(msg)
+        self.detected.add(stamp)
+        if msg.status and msg.status[0].level == DiagnosticStatus.ERROR:
+            self.report_failure(stamp, f'the detection node {msg.status[0].message}')
 
     def done(self, stamp: int) -> bool:
         """Return True when nothing more is expected for `stamp` (gives up after the timeout)."""
@@ -85,8 +88,8 @@ class FrameResults:
         waited = time.monotonic() - self.ttm_done[stamp]
         if waited > self.detection_timeout:
             self.given_up.add(stamp)
-            self.report_failure(stamp, f'no detections {waited:.0f} s after the TTM node finished '
-                                       'the frame (see the detection node log)')
+            self.report_failure(stamp, f'no detection result {waited:.0f} s after the TTM node '
+                                       'finished the frame (see the detection node log)')
             return True
         return False
 
@@ -131,12 +134,12 @@ def main(argv=None) -> int:
                         help='std_msgs/String topic that maps each stamp to its frame name')
     parser.add_argument('--clock', action='store_true',
                         help="publish /clock with each frame's header stamp before the frame (use_sim_time)")
-    parser.add_argument('--detections-topic', default='',
-                        help="the detection node's Detection2DArray topic; empty: no detection node")
+    parser.add_argument('--detection-done-topic', default='',
+                        help="the detection node's per-frame timing topic; empty: no detection node")
     parser.add_argument('--failures-topic', default='',
                         help='std_msgs/String topic for "<stamp_ns> <reason>" of frames without detections')
     parser.add_argument('--detection-timeout', type=float, default=60.0,
-                        help='seconds to wait for the detections of a frame after its TTM result')
+                        help='seconds to wait for the detection result of a frame after its TTM result')
     parser.add_argument('--window', type=int, default=2, help='frames in flight at most')
     parser.add_argument('--frame-timeout', type=float, default=300.0,
                         help='seconds to wait for one frame result before going on')
@@ -159,21 +162,20 @@ def main(argv=None) -> int:
         from rosgraph_msgs.msg import Clock
         clock = node.create_publisher(Clock, '/clock', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    results = FrameResults(bool(args.detections_topic), args.detection_timeout,
+    results = FrameResults(bool(args.detection_done_topic), args.detection_timeout,
                            _failure_reporter(node, args.failures_topic, len(manifest['frames'])))
     results_profile = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     node.create_subscription(DiagnosticArray, args.done_topic, results.on_timing, results_profile)
-    if args.detections_topic:
-        from vision_msgs.msg import Detection2DArray
-        node.create_subscription(Detection2DArray, args.detections_topic, results.on_detections,
-                                 results_profile)
+    if args.detection_done_topic:
+        node.create_subscription(DiagnosticArray, args.detection_done_topic,
+                                 results.on_detection_timing, results_profile)
     try:
         wait_until(node, lambda: publisher.get_subscription_count() > 0, 60, 'the TTM node')
         wait_until(node, lambda: node.count_publishers(args.done_topic) > 0, 60,
                    f'a publisher on {args.done_topic}')
-        if args.detections_topic:
-            wait_until(node, lambda: node.count_publishers(args.detections_topic) > 0, 60,
-                       f'the detection node on {args.detections_topic}')
+        if args.detection_done_topic:
+            wait_until(node, lambda: node.count_publishers(args.detection_done_topic) > 0, 60,
+                       f'the detection node on {args.detection_done_topic}')
         wait_until(node, lambda: names.get_subscription_count() > 0, 60,
                    f'the recorder on {args.names_topic}')
         time.sleep(0.5)  # Let the reliable timing subscription finish matching.

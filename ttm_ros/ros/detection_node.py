@@ -2,11 +2,12 @@
 
 It subscribes to `input.topic` (by default the pseudo-source image, which carries the
 camera header) and publishes vision_msgs/Detection2DArray with the input header, an
-overlay image with the boxes, the labels once (latched LabelInfo) and, while someone
-subscribes to it, a composite in-vehicle view. With `original.topic` set, the node
-also keeps the newest original camera frames by header stamp: `fusion.mode` fuses the
-detections of the original frame with the sampled frame's, and the composite view
-shows it. Topics: `ttm_ros.topics.DETECTION_NODE_TOPICS` (docs/reference.md).
+overlay image with the boxes, the labels once (latched LabelInfo), with `output.timing`
+one timing message per frame, and, while someone subscribes to it, a composite
+in-vehicle view. With `original.topic` set, the node also keeps the newest original
+camera frames by header stamp: `fusion.mode` fuses the detections of the original frame
+with the sampled frame's, and the composite view shows it. Topics:
+`ttm_ros.topics.DETECTION_NODE_TOPICS` (docs/reference.md).
 
 Scheduling (newest frame), QoS, bad frames and diagnostics come from `FrameNode`.
 """
@@ -19,6 +20,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
@@ -87,6 +89,8 @@ class DetectionNode(FrameNode):
                             if self.values['output.overlay'] else None)
         self.pub_composite = (self.create_output_publisher(Image, topics.DETECTION_COMPOSITE)
                               if self.values['output.composite'] else None)
+        self.pub_timing = (self.create_output_publisher(DiagnosticArray, topics.DETECTION_TIMING)
+                           if self.values['output.timing'] else None)
         self.pub_labels = self.create_publisher(LabelInfo, topics.DETECTION_LABELS, qos.latched_qos())
         self.pub_labels.publish(label_info_msg(self.detector.class_names,
                                                self.values['detector.score_threshold']))
@@ -132,6 +136,9 @@ class DetectionNode(FrameNode):
             self.pub_labels.publish(label_info_msg(self.detector.class_names, float(value)))
         elif name == 'detector.max_detections':
             self.detector.settings.max_detections = int(value)
+
+    def timing_publisher(self, camera) -> Optional[Any]:
+        return getattr(self, 'pub_timing', None)
 
     def extra_diagnostics(self) -> Dict[str, float]:
         return {'detections': self.detections_published,

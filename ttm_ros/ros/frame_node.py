@@ -341,11 +341,28 @@ class FrameNodeMixin:
                                     f'{frame_ids(header)}: {reason}', throttle_duration_sec=throttle)
         self.frame_failed(camera, header, reason)
 
+    def timing_publisher(self, camera: 'CameraInput') -> Optional[Any]:
+        """Return the camera's per-frame timing publisher, or None (`output.timing` off)."""
+        return None
+
     def frame_done(self, camera: 'CameraInput', header, timings_ms: Dict[str, float]) -> None:
-        """Called after a frame was processed, with every stage time including decode."""
+        """Called after a frame was processed, with every stage time including decode.
+
+        Publishes the frame's timing message. A node that adds to the message overrides this.
+        """
+        publisher = self.timing_publisher(camera)
+        if publisher is not None:
+            publisher.publish(timing_message(header, timings_ms))
 
     def frame_failed(self, camera: 'CameraInput', header, reason: str) -> None:
-        """Called after a frame was skipped because it could not be processed."""
+        """Called after a frame was skipped because it could not be processed.
+
+        Publishes a timing message of level ERROR with the reason, so a recorder that
+        counts one timing message per frame accounts for failed frames too.
+        """
+        publisher = self.timing_publisher(camera)
+        if publisher is not None:
+            publisher.publish(timing_message(header, {}, f'failed: {reason}', DiagnosticStatus.ERROR))
 
     # ------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:

@@ -15,7 +15,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 from std_srvs.srv import SetBool
@@ -87,7 +87,7 @@ class TTMProcessing:
             overlay=publisher(Image, topics.OVERLAY, self.values['output.overlay']),
             mask_base=publisher(Image, topics.MASK_BASE, all_masks),
             mask_translated=publisher(Image, topics.MASK_TRANSLATED, all_masks),
-            timing=publisher(DiagnosticArray, topics.TIMING, all_masks))
+            timing=publisher(DiagnosticArray, topics.TIMING, self.values['output.timing']))
 
     def process_frame(self, camera: CameraInput, header, rgb: np.ndarray) -> Dict[str, float]:
         result = self.pipeline.process(rgb, all_masks=camera.outputs.mask_base is not None)
@@ -109,15 +109,13 @@ class TTMProcessing:
                 timings.append(error)
         return timings
 
+    def timing_publisher(self, camera: CameraInput) -> Optional[Any]:
+        return camera.outputs.timing if camera.outputs is not None else None
+
     def frame_done(self, camera: CameraInput, header, timings_ms: Dict[str, float]) -> None:
+        # The message names the translation fallback of the frame, if there was one.
         if camera.outputs.timing is not None:
             camera.outputs.timing.publish(timing_message(header, timings_ms, camera.outputs.fallback))
-
-    def frame_failed(self, camera: CameraInput, header, reason: str) -> None:
-        # In evaluation the timing topic accounts for every frame, failed ones included.
-        if camera.outputs is not None and camera.outputs.timing is not None:
-            camera.outputs.timing.publish(timing_message(header, {}, f'failed: {reason}',
-                                                         DiagnosticStatus.ERROR))
 
     def apply_parameter(self, name: str, value: Any) -> None:
         if name == 'fusion.weight':
