@@ -256,9 +256,10 @@ def test_cache_key_depends_on_prompt_and_dtype(tmp_path):
     assert cache.key('model2', 'Flux2KleinPipeline', 'prompt', torch.float32) != base
 
 
-def test_klein_batch_matches_single_calls(models, tmp_path):
+@pytest.mark.parametrize('backend', ['flux2-klein', 'kontext'])
+def test_batch_matches_single_calls(models, tmp_path, backend):
     """Three same-size frames in one denoising loop equal three single edits."""
-    translator = build(models, 'flux2-klein', tmp_path, seed=3)
+    translator = build(models, backend, tmp_path, seed=3)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(3)]
     frames.append(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8))  # a second working size
@@ -269,8 +270,9 @@ def test_klein_batch_matches_single_calls(models, tmp_path):
         assert np.abs(result.astype(int) - single.astype(int)).max() <= 1
 
 
-def test_klein_batch_loop_runs_once_per_size(models, tmp_path, monkeypatch):
-    translator = build(models, 'flux2-klein', tmp_path)
+@pytest.mark.parametrize('backend', ['flux2-klein', 'kontext'])
+def test_batch_loop_runs_once_per_size(models, tmp_path, monkeypatch, backend):
+    translator = build(models, backend, tmp_path)
     calls = []
     original = translator.pipeline.transformer.forward
 

@@ -164,8 +164,8 @@ FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
                   'input.topic; each camera gets its own newest-frame slot, a round-robin turn '
                   'and outputs under <name>/.'),
     ParameterSpec('batch.max_frames', 1, 'Frames of different cameras translated in one batch '
-                  'when they share a working size (FLUX.2 klein edits them in one denoising '
-                  'loop).', unit='frames', minimum=1, maximum=16),
+                  'when they share a working size (FLUX.2 klein and Kontext edit them in one '
+                  'denoising loop, Qwen-Image-Edit one after another).', unit='frames', minimum=1, maximum=16),
     ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
                   'only the newest; for replays whose metrics must not depend on speed.'),
     ParameterSpec('output.timing', False, 'Publish one DiagnosticArray per frame on the '

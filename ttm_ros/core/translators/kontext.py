@@ -7,11 +7,15 @@ is called with explicit height, width, `max_area` = height x width and
 `_auto_resize=False`, so it keeps the working size instead of switching to one of its
 preferred resolutions near 1 MP. The CLIP and T5 prompt embeddings (sequence and
 pooled) are cached, and both text encoders are released.
+
+Frames of one working size are edited in one pipeline call. The pipeline takes a list
+of images as a batch when the prompt embeddings have one row per image. A list of
+generators gives each frame the noise it gets in a single call.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 import numpy as np
 import PIL.Image
@@ -38,9 +42,15 @@ class KontextTranslator(DiffusersTranslator):
 
     def _run_pipeline(self, image: PIL.Image.Image, height: int, width: int,
                       generator: torch.Generator) -> np.ndarray:
+        return self._run_pipeline_batch([image], height, width, [generator])
+
+    def _run_pipeline_batch(self, images: List[PIL.Image.Image], height: int, width: int,
+                            generators: List[torch.Generator]) -> np.ndarray:
+        count = len(images)
         return self.pipeline(
-            image=image, prompt_embeds=self._embedding('prompt_embeds'),
-            pooled_prompt_embeds=self._embedding('pooled_prompt_embeds'),
+            image=images if count > 1 else images[0],
+            prompt_embeds=self._embedding('prompt_embeds').expand(count, -1, -1),
+            pooled_prompt_embeds=self._embedding('pooled_prompt_embeds').expand(count, -1),
             height=height, width=width, max_area=height * width, _auto_resize=False,
             num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
-            generator=generator, output_type='np').images
+            generator=generators if count > 1 else generators[0], output_type='np').images

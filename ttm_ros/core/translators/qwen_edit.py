@@ -8,7 +8,8 @@ file) the LoRA is fused into the transformer and the defaults become 8 steps wit
 guidance; set steps to 4 for a 4-step LoRA.
 
 The pipeline encodes the reference image at about 1 MP (module constant
-VAE_IMAGE_SIZE) whatever the working size; the output has the working size.
+VAE_IMAGE_SIZE) whatever the working size; the output has the working size. It
+rejects batches above 1, so the frames of a batch are edited one after another.
 """
 
 from __future__ import annotations
