@@ -156,6 +156,42 @@ def test_bdd100k_detection_layout(shared_data, tmp_path):
     assert len(dataset.samples[0].boxes) == len(frames[0]['labels'])
 
 
+def write_bdd_detection(shared_data, root, xml_files, timeofday):
+    frames = []
+    for xml, time_of_day in zip(xml_files, timeofday):
+        copy(shared_data / 'fog-boxes-dawn/images' / f'{xml.stem}.jpg', root / f'images/100k/val/{xml.stem}.jpg')
+        frames.append({'name': f'{xml.stem}.jpg', 'attributes': {'timeofday': time_of_day, 'weather': 'foggy'},
+                       'labels': [{'category': b.label, 'box2d': {'x1': b.x0, 'y1': b.y0, 'x2': b.x1, 'y2': b.y1}}
+                                  for b in datasets.read_voc_boxes(xml)]})
+    (root / 'labels/det_20').mkdir(parents=True)
+    (root / 'labels/det_20/det_val.json').write_text(json.dumps(frames))
+    return datasets.open_dataset(root)
+
+
+def test_bdd100k_detection_scored_per_time_of_day(shared_data, tmp_path):
+    """A group's mAP@50 equals a separate run on the group's frames alone."""
+    xml_files = dawn_voc_files(shared_data)[:6]
+    timeofday = ['daytime', 'night', 'daytime', 'night', 'daytime', 'daytime']
+    dataset = write_bdd_detection(shared_data, tmp_path / 'all', xml_files, timeofday)
+    night_only = write_bdd_detection(shared_data, tmp_path / 'night',
+                                     [x for x, t in zip(xml_files, timeofday) if t == 'night'], ['night', 'night'])
+
+    def evaluate(data, out):
+        return evaluate_offline(data, plan_from_profile('detection', tmp_path / out, 'cpu', {}, ['classical'], [],
+                                                        cache_dir=tmp_path / 'cache', progress=False))
+
+    scores = evaluate(dataset, 'out_all')['results']['onnx-yolox_nano_coco']
+    alone = evaluate(night_only, 'out_night')['results']['onnx-yolox_nano_coco']
+
+    assert set(scores['groups']) == {'timeofday=daytime', 'timeofday=night', 'weather=foggy'}
+    for column in ('base', 'classical-ttm'):
+        assert scores['groups']['weather=foggy'][column]['map50'] == scores[column]['map50']
+        assert scores['groups']['timeofday=night'][column]['map50'] == alone[column]['map50']
+    assert scores['groups']['timeofday=night']['base']['map50'] != scores['base']['map50']
+    report = (tmp_path / 'out_all/report.md').read_text()
+    assert '- timeofday=night: base ' in report
+
+
 def test_voc_and_coco_layouts_agree(shared_data):
     voc = datasets.read_voc(shared_data / 'fog-boxes-dawn')
     coco = datasets.read_coco(shared_data / 'fog-boxes-dawn')

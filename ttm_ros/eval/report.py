@@ -188,6 +188,14 @@ def render_markdown(document: dict, samples: Sequence[dict]) -> str:
             for group, group_columns in columns.get('groups', {}).items():
                 lines.append(f'\n{group}: ' + ', '.join(f"{c} mIoU {_number(s['miou'])}"
                                                        for c, s in group_columns.items()))
+    if document['task'] == 'detection':
+        for model, columns in document['results'].items():
+            groups = columns.get('groups', {})
+            if groups:
+                lines += ['', f'## mAP@50 per group: {model}', '']
+            for group, group_columns in groups.items():
+                lines.append(f'- {group}: ' + ', '.join(f"{c} {_number(s['map50'])}"
+                                                        for c, s in group_columns.items()))
     lines += ['', '## Latency per stage (ms)', '', '| run | stage | frames | mean | p95 | max |',
               '|---|---|---|---|---|---|']
     for key, stages in document['latency_ms'].items():

@@ -11,6 +11,9 @@ Definitions (also written into metrics.json):
   class;
 - detection: mAP@50, COCO-style average precision at IoU 0.5 per class (pycocotools,
   101-point interpolation), averaged over the classes with ground-truth boxes.
+
+Frames with attributes (an ACDC condition, BDD100K weather, scene and timeofday) are
+also scored per `<attribute>=<value>` group, under `groups` of each model.
 """
 
 from __future__ import annotations
@@ -136,7 +139,30 @@ def score_detection(dataset: Dataset, out: pathlib.Path, models: Sequence[str],
             scores = evaluate_map50(ground_truth, predictions[column]).as_dict()
             scores['predictions_of_other_classes'] = dropped[column]
             results[model][column] = scores
+        groups = attribute_groups(dataset)
+        if groups:
+            results[model]['groups'] = {
+                name: {column: evaluate_map50(_subset(ground_truth, frames),
+                                              [p for p in predictions[column] if p.image in frames]).as_dict()
+                       for column in columns}
+                for name, frames in groups.items()}
     return results
+
+
+def attribute_groups(dataset: Dataset) -> Dict[str, set]:
+    """Return {'<attribute>=<value>': frame ids} over the samples' attributes (BDD100K timeofday, ...)."""
+    groups: Dict[str, set] = {}
+    for sample in dataset.samples:
+        for key, value in sample.attributes.items():
+            groups.setdefault(f'{key}={value}', set()).add(sample.frame_id)
+    return dict(sorted(groups.items()))
+
+
+def _subset(ground_truth, frames: set):
+    """Return the ground truth of `frames` only, with the same classes."""
+    from ttm_ros.core.detection_metrics import GroundTruth
+    return GroundTruth({key: size for key, size in ground_truth.images.items() if key in frames},
+                       [box for box in ground_truth.boxes if box.image in frames], ground_truth.classes)
 
 
 def score(dataset: Dataset, out: pathlib.Path, models: Sequence[str], columns: Sequence[str]) -> Dict[str, dict]:
