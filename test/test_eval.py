@@ -4,6 +4,7 @@ Layouts are built in temporary folders from the real frames; scores are checked
 against an independent recomputation with plain numpy from the saved masks.
 """
 
+import dataclasses
 import json
 import shutil
 
@@ -315,6 +316,51 @@ def test_record_outputs_bag(shared_data, tmp_path):
         topics = {c.topic for c in reader.connections}
         assert '/eval/onnx/classical-fused/mask' in topics
         assert reader.message_count == 1 + 3 * 2
+
+
+def test_record_detections_bag(shared_data, tmp_path):
+    """Recorded boxes deserialize as the real vision_msgs type and keep the saved corners."""
+    pytest.importorskip('vision_msgs.msg', reason='vision_msgs is not built; run tools/build-vision-msgs.sh')
+    from rclpy.serialization import deserialize_message
+    from rosbags.rosbag2 import Reader
+    from vision_msgs.msg import Detection2DArray
+    from ttm_ros.eval.outputs import write_output_bag
+    from ttm_ros.ros.detection_msgs import detections_from_msg
+
+    source = shared_data / 'fog-boxes-dawn'
+    dataset = datasets.open_dataset(source, 'coco')
+    dataset = dataclasses.replace(dataset, samples=dataset.samples[:2])
+    eval_plan = plan_from_profile('detection', tmp_path / 'out', 'cpu', {}, ['classical'], [],
+                                  cache_dir=tmp_path / 'cache', progress=False)
+    document = evaluate_offline(dataset, eval_plan)
+    frames = document['dataset']['frame_ids']
+    write_output_bag(tmp_path / 'outputs', dataset, eval_plan, frames)
+
+    with Reader(tmp_path / 'outputs') as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        messages = [(c.topic, raw) for c, _, raw in reader.messages()]
+    assert topics['/eval/onnx-yolox_nano_coco/classical-ttm/detections'] == 'vision_msgs/msg/Detection2DArray'
+    recorded = [(topic.split('/')[3], deserialize_message(raw, Detection2DArray))
+                for topic, raw in messages if topic.endswith('/detections')]
+    assert len(recorded) == 2 * len(frames)
+    for frame in frames:
+        saved = json.loads((tmp_path / f'out/predictions/onnx-yolox_nano_coco/{frame}.json').read_text())
+        for column in ('base', 'classical-ttm'):
+            message = next(m for c, m in recorded if c == column and m.header.stamp.nanosec ==
+                           frames.index(frame) * 100_000_000)
+            boxes = detections_from_msg(message)
+            assert [b.label for b in boxes] == [d['label'] for d in saved[column]]
+            assert np.allclose([b.box for b in boxes], [d['box'] for d in saved[column]], atol=1e-9)
+            assert [b.score for b in boxes] == [d['score'] for d in saved[column]]
+
+
+def test_record_detections_without_vision_msgs_rejected(tmp_path, monkeypatch):
+    from ttm_ros.core.errors import ConfigurationError
+    from ttm_ros.eval import outputs
+    monkeypatch.setattr(outputs.sys, 'prefix', str(tmp_path))
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path / 'ros'))
+    with pytest.raises(ConfigurationError, match='build-vision-msgs.sh'):
+        outputs.vision_msgs_definitions()
 
 
 # ---------------------------------------------------------------------------------
