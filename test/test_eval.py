@@ -267,6 +267,23 @@ def test_translation_cache_reused_across_segmenters(shared_data, tmp_path):
     assert 'translate_cache_read' in record['timings_ms']['onnx-deeplab_edgetpu_cityscapes/classical']
 
 
+def test_inputs_hash_covers_labels(shared_data, tmp_path):
+    """Editing one label pixel changes the inputs hash; the frame hashes stay."""
+    folder = tmp_path / 'set'
+    shutil.copytree(shared_data / 'cityscapes-mmseg-tiny', folder)
+    first = evaluate_offline(datasets.read_image_folder(folder, folder), plan(tmp_path, 'first'))
+    label_path = folder / 'frankfurt_000000_000294_gtFine_labelTrainIds.png'
+    label = cv2.imread(str(label_path), cv2.IMREAD_UNCHANGED)
+    label[0, 0] = 0 if label[0, 0] == 255 else 255
+    cv2.imwrite(str(label_path), label)
+    second = evaluate_offline(datasets.read_image_folder(folder, folder), plan(tmp_path, 'second'))
+
+    assert second['inputs_sha256'] != first['inputs_sha256']
+    record = json.loads((tmp_path / 'second/frames/frankfurt_000000_000294.json').read_text())
+    assert record['frame_sha256'] == json.loads(
+        (tmp_path / 'first/frames/frankfurt_000000_000294.json').read_text())['frame_sha256']
+
+
 def test_two_translators_side_by_side(shared_data, tmp_path):
     tiny = shared_data / 'cityscapes-mmseg-tiny'
     dataset = datasets.read_image_folder(tiny, tiny)

@@ -25,6 +25,7 @@ so scores can be split by time of day.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 import xml.etree.ElementTree as ElementTree
@@ -63,6 +64,19 @@ class Sample:
     stamp_ns: Optional[int] = None
     attributes: Dict[str, str] = dataclasses.field(default_factory=dict)
     source: str = ''
+
+    def labels_sha256(self) -> str:
+        """Return the sha256 hex digest of the frame's ground truth (label mask, boxes or class)."""
+        digest = hashlib.sha256()
+        if self.load_label is not None:
+            label = self.load_label()
+            digest.update(repr(label.shape).encode())
+            digest.update(np.ascontiguousarray(label).tobytes())
+        if self.boxes is not None:
+            digest.update(json.dumps(sorted(dataclasses.astuple(box) for box in self.boxes)).encode())
+        if self.class_index is not None:
+            digest.update(str(self.class_index).encode())
+        return digest.hexdigest()
 
 
 @dataclasses.dataclass

@@ -74,6 +74,7 @@ def run_live(dataset: Dataset, plan: EvalPlan, topic: str = '', profile: str = '
     started = time.monotonic()
     frames = [sample.frame_id for sample in dataset.samples]
     records = {sample.frame_id: {'frame': sample.frame_id, 'frame_sha256': frame_hash(sample.load_image()),
+                                 'labels_sha256': sample.labels_sha256(),
                                  'timings_ms': {}, 'fallbacks': {}, 'problems': []}
                for sample in dataset.samples}
 

@@ -48,13 +48,11 @@ def frame_records(out: pathlib.Path, frames: Sequence[str]) -> List[dict]:
 
 
 def inputs_hash(records: Sequence[dict]) -> str:
-    """Return the sha256 over the frame ids and the content hashes of their frames.
-
-    NOTE: ground-truth files are not part of this hash; they are named in metrics.json.
-    """
+    """Return the sha256 over the frame ids and the content hashes of their frames and labels."""
     digest = hashlib.sha256()
     for record in records:
-        digest.update(f"{record['frame']}\0{record.get('frame_sha256', '')}\n".encode())
+        digest.update(f"{record['frame']}\0{record.get('frame_sha256', '')}\0"
+                      f"{record.get('labels_sha256', '')}\n".encode())
     return digest.hexdigest()
 
 

@@ -165,9 +165,9 @@ def _finished(plan: EvalPlan, task: str, frame: str) -> bool:
 def _process_sample(task: str, sample: Sample, plan: EvalPlan, translators, models) -> dict:
     """Run every model and translator on one frame, save the outputs, return the frame record."""
     rgb = sample.load_image()
-    record = {'frame': sample.frame_id, 'frame_sha256': frame_hash(rgb), 'stamp_ns': sample.stamp_ns,
-              'height': int(rgb.shape[0]),
-              'width': int(rgb.shape[1]), 'timings_ms': {}, 'fallbacks': {}, 'translation_cached': {}}
+    record = {'frame': sample.frame_id, 'frame_sha256': frame_hash(rgb), 'labels_sha256': sample.labels_sha256(),
+              'stamp_ns': sample.stamp_ns, 'height': int(rgb.shape[0]), 'width': int(rgb.shape[1]),
+              'timings_ms': {}, 'fallbacks': {}, 'translation_cached': {}}
     for spec, model in models:
         if task == 'segmentation':
             _segment(sample, rgb, spec, model, plan, translators, record)
