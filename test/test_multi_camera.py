@@ -120,3 +120,21 @@ def test_detection_node_rejects_several_cameras(ros_executor, tiny_segformer):
     from ttm_ros.ros.detection_node import DetectionNode
     with pytest.raises(ConfigurationError, match='at most 1 camera'):
         DetectionNode(parameter_overrides=[Parameter('input.cameras', value=['a=/a', 'b=/b'])])
+
+
+@pytest.mark.ros
+def test_evaluation_queue_bounded(ros_executor, tiny_segformer):
+    """A replay far faster than a 0.5 s translator loses its oldest waiting frames, counted."""
+    node = start_node(ros_executor, tiny_segformer, ['front'], translator='slow_translator:SlowTranslator',
+                      **{'evaluation_mode': True, 'evaluation_max_queue': 2})
+    cameras = Cameras(ros_executor, ['front'])
+    for second in range(1, 9):
+        cameras.send('front', sec=second)
+    slot = node.cameras[0].slot
+    cameras.wait_for(lambda: slot.received == 8 and node.processed + slot.dropped == 8)
+    cameras.wait_for(lambda: len(cameras.received['front']) == node.processed)
+
+    stamps = [message.header.stamp.sec for message in cameras.received['front']]
+    assert slot.dropped >= 5, f'{slot.dropped} dropped; outputs for {stamps}'
+    assert stamps[-2:] == [7, 8]  # the newest frames are never the ones dropped
+    assert stamps == sorted(stamps)

@@ -154,6 +154,14 @@ def test_evaluation_slot_keeps_every_frame_in_order():
     assert slot.dropped == 0
 
 
+def test_evaluation_slot_drops_oldest_beyond_max_queue():
+    slot = FrameSlot(keep_all=True, max_queue=3)
+    pushed_out = [slot.put(index) for index in range(5)]
+    assert pushed_out == [0, 0, 0, 1, 1]
+    assert [slot.take(timeout=0) for _ in range(3)] == [2, 3, 4]
+    assert (slot.dropped, slot.received) == (2, 5)
+
+
 def test_slot_take_wakes_on_put_and_close():
     slot = FrameSlot()
     results = []

@@ -168,6 +168,9 @@ FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
                   'denoising loop, Qwen-Image-Edit one after another).', unit='frames', minimum=1, maximum=16),
     ParameterSpec('evaluation_mode', False, 'Process every frame in arrival order instead of '
                   'only the newest; for replays whose metrics must not depend on speed.'),
+    ParameterSpec('evaluation_max_queue', 100, 'Most frames that wait per camera in evaluation '
+                  'mode; beyond it the oldest waiting frame is dropped, counted and logged. A replay '
+                  'paced by the node never reaches it.', unit='frames', minimum=1, maximum=100000),
     ParameterSpec('output.timing', False, 'Publish one DiagnosticArray per frame on the '
                   'timing topic: its stage times, or level ERROR and the reason when the frame '
                   'failed. Recorders and replays use it to account for every frame.'),

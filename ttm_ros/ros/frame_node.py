@@ -110,6 +110,7 @@ class FrameNodeMixin:
         for camera in self.cameras:
             camera.topic = dict(cameras)[camera.name]
             camera.slot.keep_all = self.values['evaluation_mode']
+            camera.slot.max_queue = self.values['evaluation_max_queue']
         self.load_models()
         self.models_loaded = True
         for camera in self.cameras:
@@ -229,8 +230,15 @@ class FrameNodeMixin:
 
     # --------------------------------------------------------------- callbacks
     def _on_frame(self, camera: 'CameraInput', msg) -> None:
-        camera.slot.put((msg, self.get_clock().now().nanoseconds))
+        if camera.slot.put((msg, self.get_clock().now().nanoseconds)) and camera.slot.keep_all:
+            self._warn_queue_full(camera)
         self._frame_ready.set()
+
+    def _warn_queue_full(self, camera: 'CameraInput') -> None:
+        self.get_logger().warning(
+            f'evaluation queue{camera.label} is full ({camera.slot.max_queue} frames), so the oldest '
+            f'waiting frame was dropped ({camera.slot.dropped} so far). Publish slower, or raise '
+            'evaluation_max_queue if memory allows', throttle_duration_sec=self.values['log_throttle'])
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         """Accept changes of dynamic parameters; reject others with the reason."""
