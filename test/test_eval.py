@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from independent_scores import independent_scores
+from ttm_ros.core.errors import ConfigurationError
 from ttm_ros.core.labels import label_ids_to_train_ids
 from ttm_ros.core.metrics import segmentation_scores
 from ttm_ros.eval import bags, datasets
@@ -308,6 +309,31 @@ def test_recorded_bag_keeps_frames_and_stamps(shared_data, tmp_path, compressed,
         assert np.array_equal(rgb, datasets.read_rgb(path))  # PNG frames stay lossless
 
 
+def test_bag_boxes_from_bdd100k_json(shared_data, tmp_path):
+    """BDD100K names map to COCO names and attributes reach the frames; file names must match."""
+    images = sorted((shared_data / 'fog-boxes-dawn/images').glob('*.jpg'))[:2]
+    bags.write_camera_bag(images, tmp_path / 'bag')
+    box = {'x1': 10.0, 'y1': 20.0, 'x2': 50.0, 'y2': 90.0}
+    frames = [{'name': '000000.jpg', 'attributes': {'timeofday': 'night'},
+               'labels': [{'category': 'pedestrian', 'box2d': box}, {'category': 'motor', 'box2d': box},
+                          {'category': 'lane', 'poly2d': []}]},
+              {'name': '000001.jpg', 'attributes': {'timeofday': 'daytime'},
+               'labels': [{'category': 'car', 'box2d': box}]}]
+    (tmp_path / 'bdd.json').write_text(json.dumps(frames))
+    dataset = bags.read_bag(tmp_path / 'bag', '', tmp_path / 'bdd.json')
+    assert [[b.label for b in s.boxes] for s in dataset.samples] == [['person', 'motorcycle'], ['car']]
+    assert [s.attributes['timeofday'] for s in dataset.samples] == ['night', 'daytime']
+
+    # COCO files keyed by the original file names match no bag frame: an error, not mAP 0.
+    with pytest.raises(ConfigurationError, match='matches a frame'):
+        bags.read_bag(tmp_path / 'bag', '', shared_data / 'fog-boxes-dawn/annotations_coco.json')
+    (tmp_path / 'broken.json').write_text('{')
+    with pytest.raises(ConfigurationError, match='not valid JSON'):
+        bags.read_bag(tmp_path / 'bag', '', tmp_path / 'broken.json')
+    with pytest.raises(ConfigurationError, match='cannot read'):
+        bags.read_bag(tmp_path / 'bag', '', tmp_path / 'missing.json')
+
+
 def test_bag_eval_equals_folder_eval(shared_data, tmp_path):
     root = shared_data / MOOSS
     images = sorted((root / 'images').glob('*.png'))
@@ -372,7 +398,6 @@ def test_record_detections_bag(shared_data, tmp_path):
 
 
 def test_record_detections_without_vision_msgs_rejected(tmp_path, monkeypatch):
-    from ttm_ros.core.errors import ConfigurationError
     from ttm_ros.eval import outputs
     monkeypatch.setattr(outputs.sys, 'prefix', str(tmp_path))
     monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path / 'ros'))

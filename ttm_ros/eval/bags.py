@@ -6,8 +6,10 @@ bag are named by their zero-padded message index on the topic (`000042`), as in
 stamp in nanoseconds:
 - a folder of label PNGs named `<index>` or `<stamp_ns>` plus optional dataset
   suffixes (`000042_gtFine_labelTrainIds.png`, `1700000000000000000.png`);
-- a COCO or BDD100K JSON file whose image file names (without extension) or COCO
-  image ids are the index or the stamp; this gives boxes (detection).
+- a COCO or BDD100K JSON file whose image file names (without extension) are the
+  index or the stamp; this gives boxes (detection) and, from BDD100K, the frames'
+  attributes (timeofday, weather, scene). COCO image ids are not used, because they
+  seldom count from 0 like the message index.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import numpy as np
 from ttm_ros.core import labels
 from ttm_ros.core.errors import ConfigurationError
 from ttm_ros.core.image_codec import decode_compressed, decode_image, encode_compressed, RawImage
-from ttm_ros.eval.datasets import IMAGE_SUFFIXES, Box, Dataset, Sample, read_coco_boxes, read_rgb
+from ttm_ros.eval.datasets import (IMAGE_SUFFIXES, Box, Dataset, Sample, bdd100k_boxes, read_coco_boxes,
+                                   read_rgb)
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
@@ -127,28 +130,37 @@ def _bag_segmentation(bag, frames, label_dir: pathlib.Path) -> Dataset:
 
 
 def _bag_detection(bag, frames, annotation_file: pathlib.Path) -> Dataset:
-    boxes = _boxes_by_key(annotation_file)
+    boxes, attributes = _boxes_by_key(annotation_file)
     samples = []
     for frame, rgb in frames:
-        found = boxes.get(frame.name, boxes.get(str(frame.index), boxes.get(str(frame.stamp_ns))))
-        if found is not None:
-            samples.append(Sample(frame.name, (lambda image=rgb: image), boxes=found, stamp_ns=frame.stamp_ns,
-                                  source=f'{bag}#{frame.index}'))
+        key = frame.name if frame.name in boxes else str(frame.stamp_ns)
+        if key in boxes:
+            samples.append(Sample(frame.name, (lambda image=rgb: image), boxes=boxes[key], stamp_ns=frame.stamp_ns,
+                                  source=f'{bag}#{frame.index}', attributes=attributes.get(key, {})))
+    if not samples:
+        examples = ', '.join(sorted(boxes)[:3]) or 'none'
+        raise ConfigurationError(
+            f'no image of {annotation_file} matches a frame of {bag} (its image names start {examples}); '
+            f'name each image by message index ({frames[0][0].name if frames else "000000"}.jpg) or '
+            'header stamp in ns')
     names = sorted({box.label for sample in samples for box in sample.boxes})
     return Dataset('rosbag2', 'detection', bag, samples, names)
 
 
-def _boxes_by_key(path: pathlib.Path) -> Dict[str, List[Box]]:
-    document = json.loads(path.read_text())
-    if isinstance(document, list):  # BDD100K: [{name, labels: [{category, box2d}]}]
-        return {pathlib.Path(frame['name']).stem: [
-            Box(b['box2d']['x1'], b['box2d']['y1'], b['box2d']['x2'], b['box2d']['y2'], b['category'])
-            for b in frame.get('labels') or [] if 'box2d' in b] for frame in document}
-    table = {}
-    for file_name, entry in read_coco_boxes(path).items():
-        table[pathlib.Path(file_name).stem] = entry['boxes']
-        table[str(entry['id'])] = entry['boxes']
-    return table
+def _boxes_by_key(path: pathlib.Path) -> Tuple[Dict[str, List[Box]], Dict[str, Dict[str, str]]]:
+    """Return the boxes and attributes of a COCO or BDD100K file, keyed by image file stem."""
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise ConfigurationError(f'cannot read the annotations {path}: {error}; give a COCO or BDD100K '
+                                 'JSON file') from error
+    except ValueError as error:
+        raise ConfigurationError(f'annotations {path} are not valid JSON: {error}') from error
+    if isinstance(document, list):  # BDD100K: [{name, attributes, labels: [{category, box2d}]}]
+        return ({pathlib.Path(frame['name']).stem: bdd100k_boxes(frame) for frame in document},
+                {pathlib.Path(frame['name']).stem: {k: str(v) for k, v in (frame.get('attributes') or {}).items()}
+                 for frame in document})
+    return {pathlib.Path(file_name).stem: entry['boxes'] for file_name, entry in read_coco_boxes(path).items()}, {}
 
 
 # ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ttm_ros.core import labels
+from ttm_ros.core.detection_metrics import BDD100K_CATEGORY_MAP
 from ttm_ros.core.errors import ConfigurationError, FrameError
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff', '.webp')
@@ -212,6 +213,18 @@ def _attach_bdd_attributes(dataset: Dataset, root: pathlib.Path, split: str) -> 
             sample.attributes[key] = str(value)
 
 
+def bdd100k_boxes(frame: dict) -> List[Box]:
+    """Return the boxes of one BDD100K label frame, category names mapped to COCO names.
+
+    BDD100K says pedestrian, motor and bike where COCO-trained detectors say person,
+    motorcycle and bicycle (`BDD100K_CATEGORY_MAP`); labels without `box2d` (lanes,
+    drivable area) are skipped.
+    """
+    return [Box(b['box2d']['x1'], b['box2d']['y1'], b['box2d']['x2'], b['box2d']['y2'],
+                BDD100K_CATEGORY_MAP.get(b['category'], b['category']))
+            for b in frame.get('labels') or [] if 'box2d' in b]
+
+
 def read_bdd100k_detection(root: pathlib.Path, split: str = 'val') -> Dataset:
     """Read BDD100K detection: images/100k/<split> with boxes and attributes from det_<split>.json."""
     path = _bdd_attribute_file(root, split)
@@ -224,9 +237,7 @@ def read_bdd100k_detection(root: pathlib.Path, split: str = 'val') -> Dataset:
         image = image_dir / frame['name']
         if not image.is_file():
             continue
-        boxes = [Box(b['box2d']['x1'], b['box2d']['y1'], b['box2d']['x2'], b['box2d']['y2'], b['category'])
-                 for b in frame.get('labels') or [] if 'box2d' in b]
-        samples.append(Sample(image.stem, _image_loader(image), boxes=boxes, source=str(image),
+        samples.append(Sample(image.stem, _image_loader(image), boxes=bdd100k_boxes(frame), source=str(image),
                               attributes={k: str(v) for k, v in (frame.get('attributes') or {}).items()}))
     names = sorted({box.label for sample in samples for box in sample.boxes})
     return Dataset('bdd100k-det', 'detection', root, samples, names)
@@ -276,9 +287,12 @@ def read_coco_boxes(path: pathlib.Path) -> Dict[str, dict]:
             x, y, width, height = annotation['bbox']
             entries[annotation['image_id']]['boxes'].append(
                 Box(x, y, x + width, y + height, categories[annotation['category_id']]))
-    except (OSError, ValueError, KeyError) as error:
-        raise ConfigurationError(f'cannot read COCO annotations {path}: {error}; the file needs images, '
+    except KeyError as error:
+        raise ConfigurationError(f'COCO annotations {path} lack the key {error}; a COCO file needs images, '
                                  'annotations and categories') from error
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f'cannot read COCO annotations {path}: {error}; give a COCO JSON file with '
+                                 'images, annotations and categories') from error
     return {entry['file_name']: entry for entry in entries.values()}
 
 
