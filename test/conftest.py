@@ -34,6 +34,13 @@ def shared_data() -> pathlib.Path:
     return root
 
 
+@pytest.fixture
+def test_plugins(monkeypatch):
+    """Make the test plug-ins (test/plugins) importable by module name, as users' own are."""
+    from ros_harness import TEST_DIR
+    monkeypatch.syspath_prepend(str(TEST_DIR / 'plugins'))
+
+
 @pytest.fixture(scope='module')
 def tiny_segformer(tmp_path_factory):
     """Configure this module's ROS environment and return a tiny SegFormer folder.

@@ -80,6 +80,9 @@ def test_dawn_fog_map50_matches_pycocotools(shared_data, tmp_path):
     # Wrong box conventions (centre/size for corners, swapped axes) score near 0.
     assert column['map50'] > 0.3
     assert 'mAP@50' in completed.stdout
+    # The detection node's stage times come from its per-frame timing messages.
+    assert column['latency_ms']['detect']['mean_ms'] > 0
+    assert all(frame['detection_latency_ms']['detect'] > 0 for frame in summary['frames'])
     print(f'DAWN fog, {DAWN_FRAMES} frames, score threshold {SCORE_THRESHOLD}, detector on the classical pseudo-source: '
           f"mAP@50 {column['map50']:.4f}; per class {column['ap50_per_class']}")
 

@@ -430,6 +430,31 @@ def test_imagenet_r_top1_with_mobilenet(shared_data, tmp_path):
     assert scores['base']['top1_imagenet_r'] == sum(hits) / len(hits)
 
 
+def test_plugin_detector_and_detector_overrides(shared_data, tmp_path, test_plugins):
+    """A `module:Class` detector loads by name, and -p detector.* reach its settings."""
+    dataset = datasets.open_dataset(shared_data / 'fog-boxes-dawn', 'coco')
+    dataset = dataclasses.replace(dataset, samples=dataset.samples[:2])
+    eval_plan = plan_from_profile('detection', tmp_path / 'out', 'cpu', {'detector.nms_iou': 0.9},
+                                  ['identity'], ['failing_detector:FailOnNarrowFrames'],
+                                  cache_dir=tmp_path / 'cache', progress=False)
+    assert [(m.label, m.name) for m in eval_plan.models] == [('FailOnNarrowFrames', 'failing_detector:FailOnNarrowFrames')]
+    assert eval_plan.models[0].settings.nms_iou == 0.9
+    assert eval_plan.models[0].settings.score_threshold == 0.01  # the mAP default
+    document = evaluate_offline(dataset, eval_plan)
+
+    for sample in dataset.samples:
+        height, width = sample.load_image().shape[:2]
+        saved = json.loads((tmp_path / f'out/predictions/FailOnNarrowFrames/{sample.frame_id}.json').read_text())
+        assert saved['base'] == [{'box': [width / 4, height / 4, 3 * width / 4, 3 * height / 4],
+                                  'label': 'car', 'score': 0.9}]
+    assert document['configuration']['models'][0]['settings']['nms_iou'] == 0.9
+    from_name = plan_from_profile('detection', tmp_path / 'x', 'cpu',
+                                  {'detector.name': 'failing_detector:FailOnNarrowFrames'}, [], [])
+    assert from_name.models[0].name == 'failing_detector:FailOnNarrowFrames'
+    with pytest.raises(ConfigurationError, match='not a detector setting'):
+        plan_from_profile('detection', tmp_path / 'x', 'cpu', {'detector.nms': 0.5}, [], [])
+
+
 def test_dawn_detection_base_and_classical(shared_data, tmp_path):
     dataset = datasets.open_dataset(shared_data / 'fog-boxes-dawn', 'coco')
     eval_plan = plan_from_profile('detection', tmp_path / 'out', 'cpu', {}, ['classical'], [],

@@ -89,3 +89,5 @@ def test_live_detection_equals_offline_on_bag(shared_data, tmp_path, monkeypatch
         expected = json.loads((tmp_path / 'offline/predictions/onnx-yolox_nano_coco' / f'{frame}.json').read_text())
         assert set(predicted) == {'base', 'classical-ttm'}
         assert [box['label'] for box in predicted['base']] == [box['label'] for box in expected['base']]
+        record = json.loads((tmp_path / 'live/frames' / f'{frame}.json').read_text())
+        assert {'translate', 'detection_detect'} <= set(record['timings_ms']['onnx-yolox_nano_coco/classical'])

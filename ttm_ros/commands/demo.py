@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument('--topic', default='', help='image topic when the input is a bag with several')
     parser.add_argument('--limit', type=non_negative_int, default=0,
                         help='process only the first N frames (0: all)')
-    parser.add_argument('--timeout', type=float, default=3600.0, help='seconds before giving up')
+    parser.add_argument('--timeout', type=positive_seconds, default=3600.0, help='seconds before giving up')
     parser.add_argument('--detection', action='store_true',
                         help='also run the detection node on the pseudo-source image and record its '
                              'boxes (<frame>_detections.json) and overlay')
@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
                         help='box labels for --detection: a COCO JSON file (images matched by the frame '
                              'id of file_name) or a folder of Pascal VOC XML files (matched by frame id); '
                              'adds mAP@50 to summary.json')
-    parser.add_argument('--detection-timeout', type=float, default=60.0,
+    parser.add_argument('--detection-timeout', type=positive_seconds, default=60.0,
                         help='seconds to wait for the detection result of a frame after its TTM '
                              'result before listing the frame as failed (default: 60)')
     add_parameter_option(parser)
@@ -43,6 +43,14 @@ def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f'{value} is negative; give 0 (all frames) or more')
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """Parse a duration in seconds above 0 for argparse."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'{text} s is invalid; give a number of seconds above 0')
     return value
 
 

@@ -35,8 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument('--limit', type=int, default=0, help='evaluate only the first N frames')
     parser.add_argument('--live', action='store_true',
                         help='replay the bag through the running node (evaluation mode, /clock from the bag)')
-    parser.add_argument('--record', type=pathlib.Path, metavar='OUT.mcap',
-                        help='also write the frames and outputs to a rosbag2 for Foxglove or RViz')
+    parser.add_argument('--record', type=pathlib.Path, metavar='BAG_DIR',
+                        help='also write the frames and outputs to a new rosbag2 folder for Foxglove or RViz')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     add_parameter_option(parser)
 
@@ -46,6 +46,9 @@ def run(args) -> int:
     from ttm_ros.eval.evaluate import evaluate_offline, plan_from_profile
     from ttm_ros.eval.outputs import write_output_bag
 
+    if args.record is not None:
+        from ttm_ros.eval.bags import check_new_bag
+        check_new_bag(args.record)  # before the evaluation, not after it
     dataset = open_input(args)
     options = {'limit': args.limit, 'progress': not args.no_progress}
     if args.cache is not None:
@@ -72,6 +75,9 @@ def open_input(args):
     given = [name for name in ('images', 'dataset', 'bag') if getattr(args, name) is not None]
     if len(given) != 1:
         raise ConfigurationError('give exactly one of --images DIR (with --labels DIR), --dataset DIR, --bag PATH')
+    if args.annotations is not None and (args.bag is None or args.labels is not None):
+        raise ConfigurationError('--annotations FILE gives the boxes of a --bag; give it with --bag and without '
+                                 '--labels (label PNGs are for segmentation)')
     if args.images is not None:
         if args.labels is None:
             raise ConfigurationError('--images needs --labels DIR with the label PNGs')

@@ -84,10 +84,11 @@ def run_demo(options: DemoOptions) -> dict:
     box_labels = _load_box_labels(options, frames)
     outputs = [topic for topic in IMAGE_OUTPUTS
                if settings['output.overlay'] or IMAGE_OUTPUTS[topic] != 'overlay']
-    # The timing message, plus the detections and (with overlays) the detection overlay.
+    # The timing message, plus the detections, the detection node's timing message and
+    # (with overlays) the detection overlay.
     expected_outputs = len(outputs) + 1
     if options.detection:
-        expected_outputs += 2 if settings['output.overlay'] else 1
+        expected_outputs += 3 if settings['output.overlay'] else 2
 
     # 2. The node, the recorder, then the camera.
     environment = demo_environment(options.out)
@@ -183,12 +184,16 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
         })
         if options.detection:
             frame_entries[-1]['detection_failed'] = record.get('detection_failed')
+            frame_entries[-1]['detection_latency_ms'] = record.get('detection_timings_ms')
     for frame, original in _originals(options, frames):
         _side_by_side(options.out, frame.name, original)
-    timings = [entry['latency_ms'] for entry in frame_entries if entry['latency_ms']]
-    if manifest['source'] == 'bag':
-        timings = [{stage: value for stage, value in frame.items() if not stage.startswith('age_')}
-                   for frame in timings]
+    def latency(key: str) -> dict:
+        timings = [entry[key] for entry in frame_entries if entry.get(key)]
+        if manifest['source'] == 'bag':
+            timings = [{stage: value for stage, value in frame.items() if not stage.startswith('age_')}
+                       for frame in timings]
+        return summary.latency_summary(timings)
+
     result = {
         'input': str(options.input),
         'labels': str(options.labels) if options.labels else None,
@@ -201,7 +206,7 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
         'frames_detection_failed': [e['name'] for e in frame_entries if e.get('detection_failed')],
         'skipped_inputs': manifest['skipped_inputs'],
         'wall_time_s': wall_s,
-        'latency_ms': summary.latency_summary(timings),
+        'latency_ms': latency('latency_ms'),
         'scores': scores['overall'],
         'score_definitions': {
             'miou': 'mean IoU over the classes present in the labels (trainIds 0..18; 255 ignored; '
@@ -215,6 +220,7 @@ def write_summary(options: DemoOptions, frames: Sequence[FrameRef],
     if options.detection:
         result['boxes'] = str(options.boxes) if options.boxes else None
         result['detection'] = detection.detection_column(options.out, names, box_labels)
+        result['detection']['latency_ms'] = latency('detection_latency_ms')
     (options.out / 'summary.json').write_text(json.dumps(result, indent=1, allow_nan=True))
     return result
 

@@ -78,10 +78,13 @@ class Collector:
     def _subscribe_detections(self, prefix: str, profile: QoSProfile) -> None:
         from vision_msgs.msg import Detection2DArray
 
-        self.wanted.add(detection.DETECTIONS_SUFFIX)
+        self.wanted |= {detection.DETECTIONS_SUFFIX, detection.TIMING_SUFFIX}
         self.subscriptions.append(self.node.create_subscription(
             Detection2DArray, prefix + detection.DETECTIONS_TOPIC,
             lambda msg: self.on_output(msg, detection.DETECTIONS_SUFFIX), profile))
+        self.subscriptions.append(self.node.create_subscription(
+            DiagnosticArray, prefix + detection.TIMING_TOPIC,
+            lambda msg: self.on_output(msg, detection.TIMING_SUFFIX), profile))
         if 'overlay' in self.image_outputs.values():
             # NOTE: this assumes the detection node's output.overlay equals the TTM node's,
             # which is true unless a profile sets it in a detection_node section.
@@ -103,7 +106,7 @@ class Collector:
             return True
         wanted = self.wanted
         if record.get('detection_failed'):
-            wanted = wanted - {detection.DETECTIONS_SUFFIX, detection.OVERLAY_SUFFIX}
+            wanted = wanted - {detection.DETECTIONS_SUFFIX, detection.OVERLAY_SUFFIX, detection.TIMING_SUFFIX}
         return set(record['outputs']) >= wanted
 
     def on_failure(self, msg: String) -> None:
@@ -136,6 +139,8 @@ class Collector:
                 f'{suffix}: frame_id {msg.header.frame_id!r} != input {entry["frame_id"]!r}')
         if suffix == 'timing':
             self._store_timing(msg, record)
+        elif suffix == detection.TIMING_SUFFIX:
+            self._store_detection_timing(msg, record)
         elif suffix == detection.DETECTIONS_SUFFIX:
             self._store_detections(msg, entry, record)
         else:
@@ -175,6 +180,14 @@ class Collector:
                                 if kv.key.endswith('_ms')}
         record['fallback'] = None if status.message == 'ok' else status.message
         record['outputs']['timing'] = 'diagnostic_msgs/DiagnosticArray'
+
+    @staticmethod
+    def _store_detection_timing(msg: DiagnosticArray, record: dict) -> None:
+        # A failure (level ERROR) reaches the record through the camera's failures topic.
+        if msg.status and msg.status[0].level != DiagnosticStatus.ERROR:
+            record['detection_timings_ms'] = {kv.key[:-3]: float(kv.value) for kv in msg.status[0].values
+                                              if kv.key.endswith('_ms')}
+            record['outputs'][detection.TIMING_SUFFIX] = 'diagnostic_msgs/DiagnosticArray'
 
     def report(self) -> dict:
         unmatched = sorted({m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec

@@ -28,8 +28,10 @@ from ttm_ros.core.errors import ConfigurationError
 #: Topic (relative to the node namespace) -> output file suffix, of the detection node.
 DETECTIONS_TOPIC = 'detection/detections'
 OVERLAY_TOPIC = 'detection/overlay'
+TIMING_TOPIC = 'detection/timing'
 DETECTIONS_SUFFIX = 'detections'
 OVERLAY_SUFFIX = 'detection_overlay'
+TIMING_SUFFIX = 'detection_timing'
 BOX_FORMAT = ('corners [x_min, y_min, x_max, y_max] in pixels of the input frame; continuous '
               'coordinates, origin at the top-left corner of the top-left pixel')
 MAP50_DEFINITION = (

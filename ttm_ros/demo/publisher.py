@@ -89,7 +89,7 @@ class FrameResults:
         if waited > self.detection_timeout:
             self.given_up.add(stamp)
             self.report_failure(stamp, f'no detection result {waited:.0f} s after the TTM node '
-                                       'finished the frame (see the detection node log)')
+                                       'finished the frame')
             return True
         return False
 

@@ -167,6 +167,13 @@ def _boxes_by_key(path: pathlib.Path) -> Tuple[Dict[str, List[Box]], Dict[str, D
 # Recording helper
 
 
+def check_new_bag(bag: pathlib.Path) -> None:
+    """Raise ConfigurationError when `bag` (the rosbag2 folder to create) exists already."""
+    if pathlib.Path(bag).exists():
+        raise ConfigurationError(f'{bag} exists already; a rosbag2 is written into a new folder, so give a '
+                                 'path that does not exist or delete it first')
+
+
 def write_camera_bag(frames: Sequence[pathlib.Path], bag: pathlib.Path, topic: str = '/camera/image_raw',
                      compressed: bool = False, rate_hz: float = 10.0, start_ns: int = 1_700_000_000 * 10**9,
                      frame_id: str = 'camera', storage: str = 'mcap') -> List[int]:
@@ -179,6 +186,7 @@ def write_camera_bag(frames: Sequence[pathlib.Path], bag: pathlib.Path, topic: s
     compressed, as image_transport names it.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
+    check_new_bag(bag)
     if rate_hz <= 0:
         raise ConfigurationError(f'rate={rate_hz} Hz is invalid; use a positive frame rate')
     plugins = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}

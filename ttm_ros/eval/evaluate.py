@@ -22,12 +22,34 @@ from ttm_ros.eval.runner import EvalPlan, ModelSpec, TranslatorSpec, column_name
 DEFAULT_CLASSIFIER = 'onnx:mobilenetv2_int8_imagenet'
 DEFAULT_DETECTOR = 'onnx:yolox_nano_coco'
 MAP_SCORE_THRESHOLD = 0.01
+#: Parameter prefix (`-p detector.nms_iou=0.5`) of the model settings of each task;
+#: segmenters take the node's `segmenter.*` parameters from the profile.
+MODEL_PARAMETER_PREFIXES = {'detection': 'detector.', 'classification': 'classifier.'}
 
 
-def parse_backend(text: str) -> tuple:
-    """Split `name[:config-or-model]` into (name, value); a value ending in .onnx or naming a folder is a model."""
-    name, _, value = text.partition(':')
-    return name.strip(), value.strip()
+def parse_backend(text: str, task: str = '') -> tuple:
+    """Split `backend[:config-or-model]` into (backend, value).
+
+    The backend is a registered name of the task's registry or a plug-in
+    `package.module:ClassName`, so when the first part is not registered the first two
+    parts name the backend. A value ending in .onnx or naming a folder is a model.
+    """
+    parts = [part.strip() for part in text.split(':')]
+    if len(parts) > 1 and parts[0] not in _registered(task):
+        return ':'.join(parts[:2]), ':'.join(parts[2:])
+    return parts[0], ':'.join(parts[1:])
+
+
+def _registered(task: str) -> List[str]:
+    """Return the registered backend names of the task's model registry."""
+    if task == 'classification':
+        from ttm_ros.core.classifiers import CLASSIFIERS
+        return CLASSIFIERS.names()
+    if task == 'detection':
+        from ttm_ros.core.detectors import DETECTORS
+        return DETECTORS.names()
+    from ttm_ros.core.segmenters import SEGMENTERS
+    return SEGMENTERS.names()
 
 
 def plan_from_profile(task: str, out: pathlib.Path, profile: str, overrides: Dict[str, object],
@@ -47,46 +69,69 @@ def plan_from_profile(task: str, out: pathlib.Path, profile: str, overrides: Dic
     labels = [spec.label for spec in translator_specs]
     if len(set(labels)) != len(labels):
         raise ConfigurationError(f'translators {labels} repeat a name; give each translator once')
+    prefix = MODEL_PARAMETER_PREFIXES.get(task, '')
+    model_overrides = {name[len(prefix):]: value for name, value in overrides.items()
+                       if prefix and name.startswith(prefix)}
+    if 'name' in model_overrides and not models:
+        models = [str(model_overrides['name'])]
     model_specs = [_model_spec(task, text, settings) for text in (models or [''])]
     if task == 'detection':
         # mAP integrates over the whole precision-recall curve, so low-score boxes count.
-        threshold = float(overrides.get('detector.score_threshold', MAP_SCORE_THRESHOLD))
-        for spec in model_specs:
-            spec.settings.score_threshold = threshold
+        model_overrides.setdefault('score_threshold', MAP_SCORE_THRESHOLD)
+    for spec in model_specs:
+        _apply_model_overrides(spec, model_overrides, prefix)
     return EvalPlan(out=out, translators=translator_specs, models=model_specs,
                     fusion_weight=settings['fusion.weight'], **options)
+
+
+def _apply_model_overrides(spec: ModelSpec, values: Dict[str, object], prefix: str) -> None:
+    """Set the `-p <prefix><field>=value` overrides on a classifier's or detector's settings."""
+    fields = {field.name: field for field in dataclasses.fields(spec.settings) if field.name != 'extra'}
+    for name, value in values.items():
+        if name == 'name':
+            continue
+        if name not in fields:
+            raise ConfigurationError(f'-p {prefix}{name} is not a {prefix.rstrip(".")} setting; known: '
+                                     f'{", ".join(prefix + known for known in ["name", *fields])}')
+        current = getattr(spec.settings, name)
+        try:
+            setattr(spec.settings, name, type(current)(value) if current is not None else value)
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(f'-p {prefix}{name}={value!r} is invalid: {error}') from error
 
 
 def _model_spec(task: str, text: str, settings) -> ModelSpec:
     if task == 'segmentation':
         if not text:
             return ModelSpec(settings.segmenter_name, settings.segmenter_name, dataclasses.replace(settings.segmenter))
-        name, value = parse_backend(text)
+        name, value = parse_backend(text, task)
         segmenter = dataclasses.replace(settings.segmenter)
         if value.endswith('.onnx') or pathlib.Path(value).is_dir():
             segmenter.model = value
         elif value:
             segmenter.config, segmenter.model = value, ''
-        return ModelSpec(_label(text), name, segmenter)
+        return ModelSpec(_label(text, task), name, segmenter)
     if task == 'classification':
         from ttm_ros.core.classifiers import ClassifierSettings
-        name, value = parse_backend(text or DEFAULT_CLASSIFIER)
+        name, value = parse_backend(text or DEFAULT_CLASSIFIER, task)
         is_model = value.endswith('.onnx') or pathlib.Path(value).is_dir()
         if name == 'onnx' and is_model:
-            return ModelSpec(_label(text or DEFAULT_CLASSIFIER), name,
+            return ModelSpec(_label(text or DEFAULT_CLASSIFIER, task), name,
                              ClassifierSettings(model=value, config='mobilenetv2_int8_imagenet'))
-        return ModelSpec(_label(text or DEFAULT_CLASSIFIER), name,
+        return ModelSpec(_label(text or DEFAULT_CLASSIFIER, task), name,
                          ClassifierSettings(model=value) if is_model or name != 'onnx'
                          else ClassifierSettings(config=value))
     from ttm_ros.core.detectors import DetectorSettings
-    name, value = parse_backend(text or DEFAULT_DETECTOR)
+    name, value = parse_backend(text or DEFAULT_DETECTOR, task)
     is_model = value.endswith('.onnx') or pathlib.Path(value).is_dir()
-    return ModelSpec(_label(text or DEFAULT_DETECTOR), name,
+    return ModelSpec(_label(text or DEFAULT_DETECTOR, task), name,
                      DetectorSettings(model=value) if is_model else DetectorSettings(config=value))
 
 
-def _label(text: str) -> str:
-    name, value = parse_backend(text)
+def _label(text: str, task: str) -> str:
+    """Return the folder-safe label of a model: backend (class name of a plug-in) and value stem."""
+    name, value = parse_backend(text, task)
+    name = name.split(':')[-1]
     stem = pathlib.Path(value).stem if value else ''
     return f'{name}-{stem}' if stem else name
 

@@ -150,8 +150,14 @@ def _run_frames(summary: dict, records: dict) -> List[dict]:
 
 
 def _merge_record(record: dict, entry: dict, key: str) -> None:
-    """Add one node run's stamp, TTM node timings, fallback and problems to a frame record."""
+    """Add one node run's stamp, stage timings, fallback and problems to a frame record.
+
+    The detection node's stages are prefixed `detection_` (`detection_detect`), beside
+    the TTM node's.
+    """
     record['stamp_ns'] = entry['stamp_ns']
-    record['timings_ms'][key] = entry['latency_ms'] or {}
+    record['timings_ms'][key] = {**(entry['latency_ms'] or {}),
+                                 **{f'detection_{stage}': value
+                                    for stage, value in (entry.get('detection_latency_ms') or {}).items()}}
     record['fallbacks'][key] = entry['fallback']
     record['problems'] += entry['problems']

@@ -28,6 +28,7 @@ import numpy as np
 from ttm_ros.core import labels
 from ttm_ros.core.detectors.boxes import corners_to_center_size
 from ttm_ros.core.errors import ConfigurationError
+from ttm_ros.eval.bags import check_new_bag
 from ttm_ros.eval.datasets import Dataset
 from ttm_ros.eval.runner import EvalPlan, column_names, mask_path, prediction_path
 
@@ -58,6 +59,7 @@ def write_output_bag(bag: pathlib.Path, dataset: Dataset, plan: EvalPlan, frames
     """Write the frames and their saved masks or boxes to a new rosbag2 at `bag`."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+    check_new_bag(bag)
 
     # 1. The message types: Image always, Detection2DArray for detection runs.
     typestore = get_typestore(Stores.ROS2_HUMBLE)
