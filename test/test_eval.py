@@ -190,8 +190,10 @@ def test_bdd100k_detection_scored_per_time_of_day(shared_data, tmp_path):
         assert scores['groups']['weather=foggy'][column]['map50'] == scores[column]['map50']
         assert scores['groups']['timeofday=night'][column]['map50'] == alone[column]['map50']
     assert scores['groups']['timeofday=night']['base']['map50'] != scores['base']['map50']
-    report = (tmp_path / 'out_all/report.md').read_text()
-    assert '- timeofday=night: base ' in report
+    night = f"timeofday=night: base mAP@50 {scores['groups']['timeofday=night']['base']['map50']:.4f}"
+    assert f'- onnx-yolox_nano_coco, {night}' in (tmp_path / 'out_all/report.md').read_text()
+    assert f'<li>onnx-yolox_nano_coco, {night}' in (tmp_path / 'out_all/report.html').read_text()
+    assert set(json.loads((tmp_path / 'out_all/metrics.json').read_text())['definitions']) == {'map50', 'columns'}
 
 
 def test_voc_and_coco_layouts_agree(shared_data):

@@ -85,8 +85,8 @@ def run(args) -> int:
 
 def print_result(result: Dict, out: pathlib.Path) -> None:
     """Print the frame count, stage latencies and scores of a demo run."""
-    print(f"processed {result['frames_complete']}/{result['frames_total']} frames "
-          f"in {result['wall_time_s']:.1f} s; outputs in {out}")
+    print(f"{result['frames_complete']}/{result['frames_total']} frames complete (every output of every "
+          f"node) in {result['wall_time_s']:.1f} s; outputs in {out}")
     for name in result['frames_failed']:
         print(f'  failed in the node: {name} (see logs/node.log)')
     for skipped in result['skipped_inputs']:

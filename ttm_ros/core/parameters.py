@@ -171,9 +171,10 @@ FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
     ParameterSpec('evaluation_max_queue', 100, 'Most frames that wait per camera in evaluation '
                   'mode; beyond it the oldest waiting frame is dropped, counted and logged. A replay '
                   'paced by the node never reaches it.', unit='frames', minimum=1, maximum=100000),
-    ParameterSpec('output.timing', False, 'Publish one DiagnosticArray per frame on the '
-                  'timing topic: its stage times, or level ERROR and the reason when the frame '
-                  'failed. Recorders and replays use it to account for every frame.'),
+    ParameterSpec('output.timing', False, 'Publish one DiagnosticArray per processed frame on '
+                  'the timing topic: its stage times, or level ERROR and the reason when the frame '
+                  'failed. With evaluation_mode every received frame gets one, so recorders can '
+                  'account for each; in live mode a dropped frame gets none.'),
     ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',
                   unit='s', minimum=0.1, maximum=60.0),
     ParameterSpec('log_throttle', 5.0, 'Shortest interval between two repeats of one '

@@ -15,7 +15,7 @@ import html
 import importlib.metadata
 import json
 import pathlib
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -75,6 +75,25 @@ def write_metrics(out: pathlib.Path, document: dict) -> pathlib.Path:
     return path
 
 
+#: The definitions in each task's metrics.json and reports.
+TASK_DEFINITIONS = {'segmentation': ('miou', 'iou', 'pixel_accuracy', 'columns'),
+                    'classification': ('top1_imagenet_r', 'columns'),
+                    'detection': ('map50', 'columns')}
+#: The headline score of a group line, per task.
+GROUP_SCORE = {'segmentation': ('miou', 'mIoU'), 'detection': ('map50', 'mAP@50')}
+
+
+def group_lines(document: dict) -> List[Tuple[str, str]]:
+    """Return (model, '<group>: <column> <score>, ...') for every attribute group of the results."""
+    if document['task'] not in GROUP_SCORE:
+        return []
+    key, title = GROUP_SCORE[document['task']]
+    return [(model, f'{group}: ' + ', '.join(f'{column} {title} {_number(scores[key])}'
+                                            for column, scores in group_columns.items()))
+            for model, columns in document['results'].items()
+            for group, group_columns in columns.get('groups', {}).items()]
+
+
 def build_document(task: str, dataset_info: dict, configuration: dict, results: dict,
                    records: Sequence[dict], run: dict) -> dict:
     """Return the metrics.json content."""
@@ -84,7 +103,7 @@ def build_document(task: str, dataset_info: dict, configuration: dict, results: 
         'configuration': configuration,
         'versions': package_versions(),
         'inputs_sha256': inputs_hash(records),
-        'definitions': DEFINITIONS,
+        'definitions': {name: DEFINITIONS[name] for name in TASK_DEFINITIONS[task]},
         'results': results,
         'fallbacks': sum(1 for r in records for reason in r.get('fallbacks', {}).values() if reason),
         'latency_ms': latency_summary(records),
@@ -183,17 +202,10 @@ def render_markdown(document: dict, samples: Sequence[dict]) -> str:
             for class_name in labels.CITYSCAPES_CLASSES:
                 lines.append(f'| {class_name} | ' + ' | '.join(_number(columns[c]['iou'][class_name])
                                                             for c in names) + ' |')
-            for group, group_columns in columns.get('groups', {}).items():
-                lines.append(f'\n{group}: ' + ', '.join(f"{c} mIoU {_number(s['miou'])}"
-                                                       for c, s in group_columns.items()))
-    if document['task'] == 'detection':
-        for model, columns in document['results'].items():
-            groups = columns.get('groups', {})
-            if groups:
-                lines += ['', f'## mAP@50 per group: {model}', '']
-            for group, group_columns in groups.items():
-                lines.append(f'- {group}: ' + ', '.join(f"{c} {_number(s['map50'])}"
-                                                        for c, s in group_columns.items()))
+    groups = group_lines(document)
+    if groups:
+        lines += ['', '## Scores per group', '']
+        lines += [f'- {model}, {line}' for model, line in groups]
     lines += ['', '## Latency per stage (ms)', '', '| run | stage | frames | mean | p95 | max |',
               '|---|---|---|---|---|---|']
     for key, stages in document['latency_ms'].items():
@@ -275,6 +287,11 @@ def render_html(document: dict, samples: Sequence[dict]) -> str:
     if document['task'] == 'segmentation':
         for model, columns in document['results'].items():
             parts.append(f'<h2>Per-class IoU: {html.escape(model)}</h2>{iou_bar_chart(columns)}')
+    groups = group_lines(document)
+    if groups:
+        parts.append('<h2>Scores per group</h2><ul>')
+        parts += [f'<li>{html.escape(model)}, {html.escape(line)}</li>' for model, line in groups]
+        parts.append('</ul>')
     parts.append('<h2>Latency per stage</h2>')
     for key, stages in document['latency_ms'].items():
         for stage, values in stages.items():
