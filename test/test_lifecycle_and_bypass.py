@@ -62,6 +62,24 @@ class Camera:
             time.sleep(0.05)
 
 
+def test_unconfigured_node_reports_diagnostics(ros_executor, tiny_segformer):
+    """Before configure there are no models, and the diagnostics timer must not need them."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    node = ManagedTTMNode(parameter_overrides=overrides(tiny_segformer, **{'diagnostics.period': 0.2}))
+    ros_executor.add_node(node)
+    observer = rclpy.create_node('diagnostics_observer')
+    reports = []
+    observer.create_subscription(DiagnosticArray, '/diagnostics', reports.append, RELIABLE)
+    ros_executor.add_node(observer)
+    deadline = time.monotonic() + 20
+    while len(reports) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert len(reports) >= 5, 'the diagnostics timer stopped before configure'
+    assert reports[-1].status[0].message.startswith('models not loaded')
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+
+
 def test_lifecycle_loads_and_frees_models(ros_executor, tiny_segformer):
     node = ManagedTTMNode(parameter_overrides=overrides(tiny_segformer))
     ros_executor.add_node(node)

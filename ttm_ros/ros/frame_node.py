@@ -385,7 +385,9 @@ class FrameNodeMixin:
         status = DiagnosticStatus(name=f'{self.get_name()}: {self.pipeline_name}',
                                   hardware_id=self.get_fully_qualified_name())
         status.level, status.message = DiagnosticStatus.OK, 'running'
-        if new_failed:
+        if not self.models_loaded:
+            status.message = 'models not loaded (a managed node waits for configure)'
+        elif new_failed:
             status.level, status.message = DiagnosticStatus.WARN, f'{new_failed} frames failed'
         elif new_in and new_dropped / new_in > 0.5:
             status.level = DiagnosticStatus.WARN
@@ -394,7 +396,7 @@ class FrameNodeMixin:
             self.get_logger().warning(status.message, throttle_duration_sec=self.values['log_throttle'])
         values: Dict[str, float] = {
             'frames_in': counts[0], 'processed': counts[1], 'dropped': counts[2],
-            'failed': counts[3], **self.extra_diagnostics(),
+            'failed': counts[3], **(self.extra_diagnostics() if self.models_loaded else {}),
             'pending': sum(c.slot.pending() for c in self.cameras),
             'input_rate_hz': new_in / period, 'output_rate_hz': new_processed / period,
         }
