@@ -12,8 +12,8 @@ import types
 import pytest
 
 from ttm_ros.core.errors import ConfigurationError
-from ttm_ros.launch_description import (LAUNCH_ARGUMENTS, dds_environment, node_specs,
-                                        resolve_arguments)
+from ttm_ros.launch_description import (LAUNCH_ARGUMENTS, fit_detection_input, dds_environment,
+                                        node_specs, parameters_for, resolve_arguments)
 from ttm_ros.paths import SOURCE_ROOT
 
 
@@ -132,3 +132,43 @@ def test_managed_argument_starts_lifecycle_node():
     assert spec.name == 'ttm_node'
     assert node_class(spec).__name__ == 'ManagedTTMNode'
     assert set(EXECUTABLES) >= {'ttm_node', 'ttm_lifecycle_node', 'detection_node'}
+
+
+def test_overrides_reach_the_right_node():
+    overrides = {'input.topic': '/cam2/image_raw', 'input.qos.reliability': 'reliable',
+                 'detector.score_threshold': 0.5, 'detection_node.output.overlay': False,
+                 'ttm_node.output.overlay': True}
+    assert parameters_for('ttm_node', overrides) == {
+        'input.topic': '/cam2/image_raw', 'input.qos.reliability': 'reliable',
+        'detector.score_threshold': 0.5, 'output.overlay': True}
+    # The camera input belongs to the TTM node; the detection node follows its output.
+    assert parameters_for('detection_node', overrides) == {
+        'input.qos.reliability': 'reliable', 'detector.score_threshold': 0.5, 'output.overlay': False}
+
+
+def test_detection_original_stream_follows_camera_override():
+    specs = node_specs({'detection': 'true', 'camera_topic': '/camera/image_raw'})
+    specs[0].parameters.update(parameters_for('ttm_node', {'input.topic': '/cam2/image_raw'}))
+    fit_detection_input(specs, {})
+    assert specs[1].parameters['original.topic'] == '/cam2/image_raw'
+    specs[1].parameters.update(parameters_for('detection_node', {'detection_node.original.topic': '/other'}))
+    fit_detection_input(specs, {'original.topic': '/other'})
+    assert specs[1].parameters['original.topic'] == '/other'  # given by the user: kept
+
+
+def test_detection_with_named_cameras_needs_its_camera():
+    specs = node_specs({'detection': 'true'})
+    specs[0].parameters['input.cameras'] = ['front=/front/image_raw', 'rear=/rear/image_raw']
+    specs[1].parameters['original.topic'] = '/camera/image_raw'
+    with pytest.raises(ConfigurationError, match='detection_node.input.topic=front/pseudo_source/image_raw'):
+        fit_detection_input(specs, {})
+    fit_detection_input(specs, {'input.topic': 'front/pseudo_source/image_raw'})
+    assert specs[1].parameters['original.topic'] == ''  # the launch default belongs to no camera
+
+
+def test_node_qualified_overrides_checked_against_that_node():
+    from ttm_ros.core.parameters import checked_overrides
+    assert checked_overrides({'detection_node.input.topic': 'front/pseudo_source/image_raw'}) == {
+        'detection_node.input.topic': 'front/pseudo_source/image_raw'}
+    with pytest.raises(ConfigurationError, match="unknown parameter 'detection_node.translator.name'"):
+        checked_overrides({'detection_node.translator.name': 'classical'})

@@ -123,6 +123,58 @@ def node_specs(arguments: Optional[Mapping[str, str]] = None) -> List[NodeSpec]:
     return specs
 
 
+#: Names of the nodes the launch description starts (prefixes of node-qualified `-p`).
+NODE_NAMES = ('ttm_node', 'detection_node')
+#: Parameters of the camera input. An unqualified `-p` value of one of them goes to the
+#: TTM node only, because the detection node reads the TTM node's pseudo-source image.
+CAMERA_PARAMETERS = ('input.topic', 'input.cameras', 'input.transport')
+
+
+def parameters_for(node_name: str, overrides: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return the `-p` overrides that apply to the node named `node_name`.
+
+    `<node name>.NAME` goes to that node only, without the prefix. A plain NAME goes to
+    every node, except the camera-input names, which go to the TTM node only.
+    """
+    selected: Dict[str, Any] = {}
+    for name, value in overrides.items():
+        node, _, own_name = name.partition('.')
+        if node in NODE_NAMES:
+            if node == node_name:
+                selected[own_name] = value
+        elif node_name == 'ttm_node' or name not in CAMERA_PARAMETERS:
+            selected[name] = value
+    return selected
+
+
+def fit_detection_input(specs: List[NodeSpec], detection_overrides: Mapping[str, Any]) -> None:
+    """Point the detection node's original stream at the TTM node's camera, or raise.
+
+    The original stream follows the TTM node's `input.topic` (also when `-p` changed
+    it) unless `detection_node.original.topic` is given. With named cameras
+    (`input.cameras`) the TTM node publishes under `<camera>/`, so the detection node
+    (one camera) needs `detection_node.input.topic`, else ConfigurationError names the
+    fix, and its original stream is dropped unless given.
+    """
+    ttm = next(spec for spec in specs if spec.name == 'ttm_node')
+    detection = next((spec for spec in specs if spec.name == 'detection_node'), None)
+    if detection is None:
+        return
+    cameras = [str(entry) for entry in ttm.parameters.get('input.cameras') or []]
+    if not cameras:
+        if detection.parameters.get('original.topic') and 'original.topic' not in detection_overrides:
+            detection.parameters['original.topic'] = ttm.parameters['input.topic']
+        return
+    if 'input.topic' not in detection_overrides:
+        name, _, topic = cameras[0].partition('=')
+        raise ConfigurationError(
+            f'with input.cameras the detection node needs the camera to follow: add '
+            f'-p detection_node.input.topic={name}/pseudo_source/image_raw and, for fusion and the '
+            f'composite view, -p detection_node.original.topic={topic} (it serves one camera)')
+    if 'original.topic' not in detection_overrides:
+        detection.parameters['original.topic'] = ''
+
+
 def resolve_arguments(arguments: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """Return every launch argument's value: the given ones over the defaults."""
     values = {argument.name: argument.default for argument in LAUNCH_ARGUMENTS}

@@ -11,7 +11,8 @@ import os
 from typing import Dict, List, Mapping
 
 from ttm_ros.core.errors import ConfigurationError
-from ttm_ros.launch_description import NodeSpec, dds_environment, node_specs, resolve_arguments
+from ttm_ros.launch_description import (NodeSpec, fit_detection_input, dds_environment, node_specs,
+                                        parameters_for, resolve_arguments)
 
 #: Executable name (as in setup.py console_scripts) -> node class.
 EXECUTABLES: Dict[str, str] = {
@@ -42,7 +43,8 @@ def run(arguments: Mapping[str, str], parameters: Mapping[str, object]) -> int:
     os.environ.update(dds_environment(values['dds_profile'], os.environ))
     specs = node_specs(values)
     for spec in specs:
-        spec.parameters.update(parameters)
+        spec.parameters.update(parameters_for(spec.name, parameters))
+    fit_detection_input(specs, parameters_for('detection_node', parameters))
 
     import rclpy
     from rclpy.exceptions import ParameterException

@@ -15,6 +15,9 @@ def parse_parameter(text: str) -> tuple:
     name, separator, value = text.partition('=')
     if not separator or not name:
         raise argparse.ArgumentTypeError(f'parameter {text!r} is invalid; write name=value')
+    if name.endswith(':'):
+        raise argparse.ArgumentTypeError(f'parameter {text!r} uses the ROS form name:=value; write '
+                                         f'{name[:-1]}={value}')
     if not value:
         return name.strip(), ''
     parsed = yaml.safe_load(value)
@@ -28,4 +31,6 @@ def add_parameter_option(parser: argparse.ArgumentParser) -> None:
     """Add the repeatable `-p name=value` node parameter override."""
     parser.add_argument('-p', '--param', dest='parameters', action='append', default=[],
                         type=parse_parameter, metavar='NAME=VALUE',
-                        help='node parameter override, applied after every file; repeatable')
+                        help='node parameter override, applied after every file; repeatable. '
+                             'NAME goes to every node that has it (camera input: ttm_node only); '
+                             'detection_node.NAME or ttm_node.NAME to one node')

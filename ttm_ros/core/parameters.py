@@ -209,11 +209,17 @@ NODE_PARAMETERS: List[ParameterSpec] = [
 
 #: Parameters of the detection node: the frame-node parameters (subscribed by default
 #: to the TTM node's pseudo-source image) plus the detector, fusion and outputs.
-DETECTION_NODE_PARAMETERS: List[ParameterSpec] = [
-    *[dataclasses.replace(spec, default='pseudo_source/image_raw', description=(
+_DETECTION_INPUT = {
+    'input.topic': dict(default='pseudo_source/image_raw', description=(
         'Image topic to detect on: the TTM node\'s pseudo-source image by default, or a '
-        'camera topic to detect on the original frames.'))
-      if spec.name == 'input.topic' else spec for spec in FRAME_NODE_PARAMETERS],
+        'camera topic to detect on the original frames.')),
+    'input.cameras': dict(description='At most one entry name=topic (the detection node serves '
+                                      'one camera); replaces input.topic.'),
+    'batch.max_frames': dict(description='Frames taken per turn; with one camera only 1 is used.'),
+}
+
+DETECTION_NODE_PARAMETERS: List[ParameterSpec] = [
+    *[dataclasses.replace(spec, **_DETECTION_INPUT.get(spec.name, {})) for spec in FRAME_NODE_PARAMETERS],
     ParameterSpec('original.topic', '', 'Original camera topic (sensor_msgs/Image) whose frames '
                   'are matched to the input by header stamp, for detection fusion and the '
                   'composite view; empty subscribes to nothing.'),
@@ -283,10 +289,12 @@ def validate(name: str, value: Any,
 def checked_overrides(values: Mapping[str, Any]) -> Dict[str, Any]:
     """Return command-line overrides checked against every node's parameters.
 
-    A name must belong to the TTM node, the detection node or be `use_sim_time`; an
-    integer given for a double parameter becomes a float (ROS would reject it). Raises
-    ConfigurationError naming each unknown parameter or invalid value.
+    A name must belong to the TTM node, the detection node or be `use_sim_time`, or be
+    one node's parameter prefixed with the node name (`detection_node.output.overlay`);
+    an integer given for a double parameter becomes a float (ROS would reject it).
+    Raises ConfigurationError naming each unknown parameter or invalid value.
     """
+    tables = {'ttm_node': NODE_PARAMETERS, 'detection_node': DETECTION_NODE_PARAMETERS}
     specs = {spec.name: spec for spec in [*NODE_PARAMETERS, *DETECTION_NODE_PARAMETERS]}
     checked: Dict[str, Any] = {}
     problems = []
@@ -294,7 +302,11 @@ def checked_overrides(values: Mapping[str, Any]) -> Dict[str, Any]:
         if name == 'use_sim_time':
             checked[name] = value
             continue
-        spec = specs.get(name)
+        node, _, own_name = name.partition('.')
+        if node in tables:
+            spec = next((spec for spec in tables[node] if spec.name == own_name), None)
+        else:
+            spec = specs.get(name)
         if spec is None:
             problems.append(f'unknown parameter {name!r}')
             continue
