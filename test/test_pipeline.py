@@ -9,6 +9,7 @@ from ttm_ros.core.errors import ConfigurationError, FrameError, TranslationRejec
 from ttm_ros.core.frame_slot import FrameSlot
 from ttm_ros.core.fusion import check_translation, fuse_probabilities, validate_weight
 from ttm_ros.core.pipeline import TTMPipeline, probabilities_to_mask
+from ttm_ros.core.repeat_filter import RepeatFilter, message_kind
 from ttm_ros.core.segmenters.base import Segmenter
 from ttm_ros.core.stats import StageStats
 from ttm_ros.core.translators.base import Translator
@@ -172,6 +173,18 @@ def test_slot_take_wakes_on_put_and_close():
     assert results == ['frame']
     slot.close()
     assert slot.take(timeout=5) is None
+
+
+def test_repeat_filter_limits_each_kind_on_its_own():
+    now = [0.0]
+    repeats = RepeatFilter(interval=5.0, clock=lambda: now[0])
+    assert repeats.check(('front', message_kind('frame is 1000x2'))) == 0
+    assert repeats.check(('front', message_kind('frame is 900x3'))) is None  # same kind
+    assert repeats.check(('front', 'encoding 32FC1 is not supported')) == 0  # another kind
+    assert repeats.check(('rear', message_kind('frame is 1000x2'))) == 0  # another camera
+    now[0] = 5.0
+    assert repeats.check(('front', message_kind('frame is 7x7'))) == 1  # one left out meanwhile
+    assert repeats.check(('front', message_kind('frame is 7x7'))) is None
 
 
 def test_stage_stats_mean_and_p95():

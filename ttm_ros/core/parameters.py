@@ -177,8 +177,9 @@ FRAME_NODE_PARAMETERS: List[ParameterSpec] = [
                   'account for each; in live mode a dropped frame gets none.'),
     ParameterSpec('diagnostics.period', 1.0, 'Period of the DiagnosticArray message.',
                   unit='s', minimum=0.1, maximum=60.0),
-    ParameterSpec('log_throttle', 5.0, 'Shortest interval between two repeats of one '
-                  'per-frame warning or error.', unit='s', minimum=0.0, maximum=3600.0),
+    ParameterSpec('log_throttle', 5.0, 'Shortest interval between two log lines of one kind '
+                  'of per-frame error (one camera, one message with its numbers ignored); the '
+                  'next line says how many were left out.', unit='s', minimum=0.0, maximum=3600.0),
 ]
 
 #: Parameters of the TTM node: the frame-node parameters plus outputs, fusion and models.

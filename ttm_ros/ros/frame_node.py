@@ -37,6 +37,7 @@ from ttm_ros.core.cameras import parse_cameras
 from ttm_ros.core.errors import ConfigurationError, FrameError
 from ttm_ros.core.frame_slot import FrameSlot
 from ttm_ros.core.parameters import ParameterSpec, checked_values, validate
+from ttm_ros.core.repeat_filter import RepeatFilter, message_kind
 from ttm_ros.core.stats import StageStats
 from ttm_ros.ros import qos
 from ttm_ros.ros.image_msgs import image_from_msg
@@ -75,6 +76,7 @@ class FrameNodeMixin:
         self._output_publishers: List[Any] = []
         self.cameras: List[CameraInput] = []
         self.stats = StageStats()
+        self._repeats = RepeatFilter(self.values['log_throttle'])
         self.processed = 0
         self.failed = 0
         self._last_report = (time.monotonic(), 0, 0, 0, 0)
@@ -99,6 +101,7 @@ class FrameNodeMixin:
     def open_models(self) -> None:
         """Load the models and create each camera's outputs; a bad model raises ConfigurationError."""
         self.values = self.read_parameter_values()
+        self._repeats.interval = self.values['log_throttle']
         cameras = parse_cameras(self.values['input.cameras'], self.values['input.topic'])
         if self.max_cameras is not None and len(cameras) > self.max_cameras:
             raise ConfigurationError(
@@ -331,22 +334,21 @@ class FrameNodeMixin:
         self.get_logger().debug(' '.join(f'{k}={v:.1f}ms' for k, v in timings.items()))
 
     def _frame_error(self, camera: 'CameraInput', header, error: Exception) -> None:
-        """Log, count and report one failed frame."""
+        """Log (each kind of error at most once per log_throttle), count and report one failed frame."""
         self.failed += 1
         camera.failed += 1
-        throttle = self.values['log_throttle']
         if isinstance(error, FrameError):
-            reason = str(error)
-            self.get_logger().error(f'skipped frame{camera.label} {frame_ids(header)}: {reason}',
-                                    throttle_duration_sec=throttle)
+            reason, what = str(error), 'skipped frame'
         else:
-            reason = f'{type(error).__name__}: {error}'
+            reason, what = f'{type(error).__name__}: {error}', 'processing failed for frame'
             if type(error).__name__ == 'OutOfMemoryError':
                 free_cuda_cache()
                 reason += ('; freed cached GPU memory and skipped the frame. Lower '
                            'translator.max_pixels or batch.max_frames if this repeats')
-            self.get_logger().error(f'processing failed for frame{camera.label} '
-                                    f'{frame_ids(header)}: {reason}', throttle_duration_sec=throttle)
+        left_out = self._repeats.check((camera.name, message_kind(reason)))
+        if left_out is not None:
+            repeats = f' ({left_out} more like it not logged)' if left_out else ''
+            self.get_logger().error(f'{what}{camera.label} {frame_ids(header)}: {reason}{repeats}')
         self.frame_failed(camera, header, reason)
 
     def timing_publisher(self, camera: 'CameraInput') -> Optional[Any]:
