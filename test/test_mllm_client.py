@@ -159,6 +159,8 @@ def test_refusal_rejected(server, body, fragment):
     ('```text\nMake it noon.\n```', 'Make it noon.'),
     ('<think>plan the prompt</think>\n\nMake it noon.', 'Make it noon.'),
     ('Make it noon; sorry clouds, you go too.', 'Make it noon; sorry clouds, you go too.'),
+    ('Here is the prompt:\n\n"Make it noon."', 'Make it noon.'),
+    ('Keep these: cars, people.\nMake it noon.', 'Keep these: cars, people.\nMake it noon.'),
 ])
 def test_answer_cleaned(server, reply, expected):
     server.script.append(Reply(body=answer(reply)))
@@ -231,14 +233,23 @@ def test_served_model_single_and_several():
 
 
 # ------------------------------------------------------------------ ttm-ros prompt
-def write_task(folder, images=()):
+def write_task(folder, images=(), **extra):
     path = folder / 'task.yaml'
     path.write_text(yaml.safe_dump({
         'task': 'segmentation of street scenes', 'editor': 'FLUX.2 klein 4B',
         'objective': 'clear-day look', 'domain_context': 'dashcam, Cityscapes training',
         'expected_shifts': ['night', 'snow'], 'preserve': ['every object'],
-        'images': list(images)}))
+        'images': list(images), **extra}))
     return path
+
+
+def test_prompt_command_warns_about_long_answer(server, tmp_path, capsys):
+    task = write_task(tmp_path, max_words=5)
+    server.default_answer = 'Make the frame a dry sunny noon and keep every object in place.'
+    assert cli.main(['prompt', str(task), '--endpoint', server.url, '--model', 'test-model',
+                     '--out', str(tmp_path / 'p.yaml')]) == 0
+    assert 'the answer has 13 words, more than max_words 5' in capsys.readouterr().err
+    assert prompts.read_prompt_file(tmp_path / 'p.yaml').prompt == server.default_answer
 
 
 def test_prompt_command_writes_file_used_by_settings(server, tmp_path, monkeypatch, capsys, caplog):

@@ -70,11 +70,16 @@ def run(args) -> int:
         return 1
 
     # 3. Save the prompt with its provenance.
-    out = args.out or pathlib.Path(f'{args.task.stem}_prompt.yaml')
+    out = (args.out or pathlib.Path(f'{args.task.stem}_prompt.yaml')).resolve()
     record = prompts.PromptRecord(answer, provenance=prompts.provenance(
         meta_prompt, client.model, client.host, args.task, task.images))
     prompts.write_prompt_file(out, record)
     print(answer)
+    words = len(answer.split())
+    if task.max_words is not None and words > task.max_words:
+        print(f'ttm-ros prompt: warning: the answer has {words} words, more than max_words '
+              f'{task.max_words} of {args.task}; text encoders cut long prompts (CLIP reads 77 '
+              'tokens), so shorten the file or ask again', file=sys.stderr)
     print(f'wrote {out}; use it with -p translator.prompt={out}')
     return 0
 

@@ -39,6 +39,8 @@ LOGGER = logging.getLogger(__name__)
 API_KEY_VARIABLES = ('TTM_MLLM_API_KEY', 'OPENAI_API_KEY')
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
+#: A first line of at most this many words that ends with ':' is a lead-in, not the prompt.
+MAX_LEAD_IN_WORDS = 8
 BODY_EXCERPT_CHARS = 300
 REDACTED = '[redacted]'
 
@@ -348,11 +350,14 @@ def _content_text(content: Any) -> str:
 
 
 def clean_answer(text: str) -> str:
-    """Strip a leading `<think>...</think>` block (reasoning models), a surrounding code
-    fence and surrounding quotes from an answer."""
+    """Strip a leading `<think>...</think>` block (reasoning models), a lead-in line such
+    as "Here is the prompt:", a surrounding code fence and surrounding quotes from an answer."""
     text = text.strip()
     if text.startswith('<think>') and '</think>' in text:
         text = text.split('</think>', 1)[1].strip()
+    first_line, _, rest = text.partition('\n')
+    if first_line.rstrip().endswith(':') and len(first_line.split()) <= MAX_LEAD_IN_WORDS and rest.strip():
+        text = rest.strip()
     if text.startswith('```') and text.endswith('```') and len(text) >= 6:
         text = text[3:-3]
         first_line, _, rest = text.partition('\n')
