@@ -17,7 +17,7 @@ rclpy = pytest.importorskip('rclpy')
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
-from rcl_interfaces.srv import SetParameters  # noqa: E402
+from rcl_interfaces.srv import DescribeParameters, SetParameters  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -258,8 +258,16 @@ def test_dynamic_and_read_only_parameters(ros_dirs, observer):
         rejected = set_parameter('translator.name', 'classical', ParameterType.PARAMETER_STRING,
                                  'string_value')
         out_of_range = set_parameter('fusion.weight', 2.0, ParameterType.PARAMETER_DOUBLE, 'double_value')
+        describe = observer.create_client(DescribeParameters, '/ttm/ttm_node/describe_parameters')
+        assert describe.wait_for_service(timeout_sec=20)
+        future = describe.call_async(DescribeParameters.Request(names=['translator.name', 'fusion.weight']))
+        rclpy.spin_until_future_complete(observer, future, timeout_sec=20)
+        restart_only, dynamic = future.result().descriptors
     finally:
         node.stop()
+    # rclpy's rejection names no fix, so the descriptor states it for `ros2 param describe`.
+    assert 'restart the node' in restart_only.additional_constraints
+    assert 'restart' not in dynamic.additional_constraints
     assert accepted.successful
     assert not rejected.successful
     assert 'read-only' in rejected.reason

@@ -537,8 +537,13 @@ def parameter_descriptor(spec: ParameterSpec, read_only: bool = True) -> Paramet
     description = spec.description + (f' Unit: {spec.unit}.' if spec.unit else '')
     descriptor = ParameterDescriptor(description=description,
                                      read_only=read_only and not spec.dynamic)
-    if spec.choices:
-        descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    # rclpy rejects a read-only change before the node callback runs, so the fix is stated here,
+    # where `ros2 param describe` shows it.
+    constraints = ['one of: ' + ', '.join(spec.choices)] if spec.choices else []
+    if not spec.dynamic:
+        constraints.append('set at start: restart the node to change it (a managed node: '
+                           'cleanup, set it, configure)')
+    descriptor.additional_constraints = '; '.join(constraints)
     bounded = spec.minimum is not None or spec.maximum is not None
     if isinstance(spec.default, float) and bounded:
         descriptor.floating_point_range = [FloatingPointRange(

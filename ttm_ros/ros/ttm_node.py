@@ -126,10 +126,12 @@ class TTMProcessing:
         elif name == 'translator.prompt':
             # Encoding a new prompt can load a text encoder; no frame may use the
             # translator meanwhile, so this waits for the frame in progress.
+            translator = self.pipeline.translator
             with self.model_lock:
-                self.pipeline.translator.set_prompt(resolve_prompt(value))
-            self.get_logger().info(f'translator prompt changed to {describe_prompt_value(value)}; '
-                                   'new frames use it')
+                translator.set_prompt(resolve_prompt(value))
+            use = 'new frames use it' if translator.uses_prompt else \
+                f'translator {translator.name!r} uses no prompt, so frames do not change'
+            self.get_logger().info(f'translator prompt changed to {describe_prompt_value(value)}; {use}')
 
     def extra_diagnostics(self) -> Dict[str, float]:
         return {'fallbacks': self.pipeline.fallbacks}

@@ -158,6 +158,8 @@ class Translator(abc.ABC):
 
     #: Registry name, set by each subclass.
     name: str = ''
+    #: Whether the output depends on `settings.prompt` (the image editors).
+    uses_prompt: bool = False
 
     def __init__(self, settings: Optional[TranslatorSettings] = None):
         self.settings = settings or TranslatorSettings()

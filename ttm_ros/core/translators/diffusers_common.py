@@ -128,6 +128,7 @@ def check_gpu_memory(settings: TranslatorSettings, device: torch.device,
 class DiffusersTranslator(Translator):
     """Base of the translators that run a diffusers image-editing pipeline."""
 
+    uses_prompt = True
     #: Name of the diffusers pipeline class, imported from `diffusers` on load.
     pipeline_class_name: str = ''
     #: Example hub id for error messages.
