@@ -118,6 +118,19 @@ def test_mono16_keeps_high_byte(is_bigendian):
     np.testing.assert_array_equal(decoded, expected)
 
 
+@pytest.mark.parametrize('encoding, order', [('rgb16', [0, 1, 2]), ('bgr16', [2, 1, 0]),
+                                             ('rgba16', [0, 1, 2]), ('bgra16', [2, 1, 0])])
+@pytest.mark.parametrize('is_bigendian', [False, True])
+def test_colour16_keeps_high_byte_of_each_channel(encoding, order, is_bigendian):
+    channels = 4 if encoding.endswith('a16') else 3
+    values = np.random.default_rng(5).integers(0, 65536, (3, 5, channels), dtype=np.uint16)
+    dtype = '>u2' if is_bigendian else '<u2'
+    rows = np.frombuffer(values.astype(dtype).tobytes(), np.uint8).reshape(3, 5 * channels * 2)
+    decoded = decode_image(raw_image(rows, encoding, width=5, step=5 * channels * 2 + 3,
+                                     is_bigendian=is_bigendian))
+    np.testing.assert_array_equal(decoded, (values[:, :, order] >> 8).astype(np.uint8))
+
+
 def test_mono16_byte_order_matters():
     values = np.array([[0x12FF, 0xAB01]], dtype=np.uint16)
     rows = np.frombuffer(values.astype('<u2').tobytes(), np.uint8).reshape(1, 4)
@@ -225,7 +238,7 @@ def test_depth_encoding_rejected(encoding):
     assert repr(encoding) in str(info.value)
 
 
-@pytest.mark.parametrize('encoding', ['nv12', 'rgb16', 'bayer_rggb16', 'hsv', ''])
+@pytest.mark.parametrize('encoding', ['nv12', 'bayer_rggb16', 'hsv', ''])
 def test_unknown_encoding_rejected(encoding):
     with pytest.raises(FrameError, match='unsupported image encoding') as info:
         decode_image(RawImage(2, 2, encoding, 16, False, bytes(32)))

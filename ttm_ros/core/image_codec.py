@@ -7,8 +7,9 @@ and out.
 
 Raw encodings (sensor_msgs/image_encodings names):
 - rgb8, bgr8, rgba8, bgra8 (alpha dropped), mono8;
-- mono16 in either byte order (`is_bigendian`), mapped to 8 bit by keeping the high
-  byte (value >> 8, no rescaling), so a 12-bit sensor stored in 16 bit looks dark;
+- mono16, rgb16, bgr16, rgba16 and bgra16 in either byte order (`is_bigendian`),
+  mapped to 8 bit by keeping the high byte of each sample (value >> 8, no rescaling),
+  so a 12-bit sensor stored in 16 bit looks dark;
 - yuyv and uyvy (4:2:2, BT.601 limited range as OpenCV converts it), with the
   deprecated aliases yuv422_yuy2 (= yuyv) and yuv422 (= uyvy);
 - bayer_rggb8, bayer_bggr8, bayer_gbrg8, bayer_grbg8, named by the 2x2 colour
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -69,11 +70,15 @@ def _decode_rgb8(rows: np.ndarray, is_bigendian: bool) -> np.ndarray:
     return _rows_as_pixels(rows, 3)
 
 
-def _decode_mono16(rows: np.ndarray, is_bigendian: bool) -> np.ndarray:
-    # Each pixel is two bytes, and the high byte comes first in big-endian data.
-    # NOTE: no rescaling, so data from a 10- or 12-bit sensor decodes dark.
-    high_byte = _rows_as_pixels(rows, 2)[:, :, 0 if is_bigendian else 1]
-    return cv2.cvtColor(np.ascontiguousarray(high_byte), cv2.COLOR_GRAY2RGB)
+def _decode_16bit(channels: int, code: Optional[int]) -> Callable[[np.ndarray, bool], np.ndarray]:
+    """Return a decoder of 16-bit samples that keeps each sample's high byte, then applies `code`."""
+    def decode(rows: np.ndarray, is_bigendian: bool) -> np.ndarray:
+        # Each sample is two bytes, and the high byte comes first in big-endian data.
+        # NOTE: no rescaling, so data from a 10- or 12-bit sensor decodes dark.
+        samples = rows.reshape(rows.shape[0], -1, channels, 2)[..., 0 if is_bigendian else 1]
+        high_bytes = np.ascontiguousarray(samples[:, :, 0] if channels == 1 else samples)
+        return high_bytes if code is None else cv2.cvtColor(high_bytes, code)
+    return decode
 
 
 # OpenCV's legacy Bayer names (BayerBG, ...) name the pattern one pixel down and
@@ -85,7 +90,11 @@ _DECODERS: Dict[str, Tuple[int, Callable[[np.ndarray, bool], np.ndarray]]] = {
     'rgba8': (4, _convert(cv2.COLOR_RGBA2RGB, 4)),
     'bgra8': (4, _convert(cv2.COLOR_BGRA2RGB, 4)),
     'mono8': (1, _convert(cv2.COLOR_GRAY2RGB, 1)),
-    'mono16': (2, _decode_mono16),
+    'mono16': (2, _decode_16bit(1, cv2.COLOR_GRAY2RGB)),
+    'rgb16': (6, _decode_16bit(3, None)),
+    'bgr16': (6, _decode_16bit(3, cv2.COLOR_BGR2RGB)),
+    'rgba16': (8, _decode_16bit(4, cv2.COLOR_RGBA2RGB)),
+    'bgra16': (8, _decode_16bit(4, cv2.COLOR_BGRA2RGB)),
     'yuyv': (2, _convert(cv2.COLOR_YUV2RGB_YUYV, 2)),
     'uyvy': (2, _convert(cv2.COLOR_YUV2RGB_UYVY, 2)),
     'bayer_rggb8': (1, _convert(cv2.COLOR_BayerBG2RGB, 1)),

@@ -47,7 +47,8 @@ class ParameterSpec:
         expected = type(self.default)
         if expected is tuple:
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-                return f'{self.name} must be a list of strings, got {value!r}'
+                return (f"{self.name} must be a list of strings, got {value!r}; write it in brackets, "
+                        f"for example -p '{self.name}=[first, second]'")
             return self.value_check(value) if self.value_check else None
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
