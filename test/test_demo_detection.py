@@ -151,6 +151,23 @@ def test_detection_failure_reported_at_once(shared_data, tmp_path):
     assert summary['wall_time_s'] < 120
 
 
+@pytest.mark.ros
+@pytest.mark.slow
+def test_node_qualified_overlay_override(shared_data, tmp_path):
+    """The TTM node keeps its overlay while the detection node's is off; the demo waits for neither."""
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    frame = cv2.imread(str(shared_data / DAWN / 'images' / 'foggy-001.jpg'))
+    cv2.imwrite(str(folder / 'fog.png'), frame)
+    summary, _ = run_demo(tmp_path, '--input', str(folder), '--detection',
+                          '-p', 'detection_node.output.overlay=false', '--timeout', '300')
+
+    assert summary['frames_complete'] == summary['frames_total'] == 1
+    assert (tmp_path / 'out' / 'fog_overlay.png').is_file()
+    assert not (tmp_path / 'out' / 'fog_detection_overlay.png').exists()
+    assert summary['wall_time_s'] < 300
+
+
 def test_box_labels_coco_and_voc_agree(shared_data):
     source = shared_data / DAWN
     names = sorted(path.stem for path in (source / 'images').glob('*.jpg'))

@@ -87,8 +87,12 @@ def run_demo(options: DemoOptions) -> dict:
     # The timing message, plus the detections, the detection node's timing message and
     # (with overlays) the detection overlay.
     expected_outputs = len(outputs) + 1
+    # The detection node's overlay: its own override, else what every node gets.
+    shared = {name: value for name, value in parameters.items() if not name.startswith('ttm_node.')}
+    detection_overlay = bool(parameters.get('detection_node.output.overlay',
+                                            effective_parameters(options.profile, shared)['output.overlay']))
     if options.detection:
-        expected_outputs += 3 if settings['output.overlay'] else 2
+        expected_outputs += 3 if detection_overlay else 2
 
     # 2. The node, the recorder, then the camera.
     environment = demo_environment(options.out)
@@ -110,6 +114,7 @@ def run_demo(options: DemoOptions) -> dict:
                       '--names-topic', NAMES_TOPIC] + (['--clock'] if options.use_sim_time else [])
     if options.detection:
         recorder_command += ['--detection', '--failures-topic', DETECTION_FAILURES_TOPIC]
+        recorder_command += ['--detection-overlay'] if detection_overlay else []
         camera_command += ['--detection-done-topic', NAMESPACE + '/' + topics.DETECTION_TIMING,
                            '--failures-topic', DETECTION_FAILURES_TOPIC,
                            '--detection-timeout', str(options.detection_timeout)]
@@ -239,6 +244,9 @@ def effective_parameters(profile: str, overrides: Dict[str, object]) -> Dict[str
             # A `/**` section may also hold other nodes' parameters, which ttm_node ignores.
             values.update({name: value for name, value in
                            _flatten(section.get('ros__parameters', {})).items() if name in values})
+    # A `ttm_node.`-qualified override is the TTM node's; `detection_node.` ones are not.
+    overrides = {name[len('ttm_node.'):] if name.startswith('ttm_node.') else name: value
+                 for name, value in overrides.items()}
     values.update({name: value for name, value in overrides.items() if name in values})
     return checked_values(values)
 

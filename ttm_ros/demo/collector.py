@@ -46,7 +46,7 @@ class Collector:
 
     def __init__(self, node, manifest: dict, out_dir: pathlib.Path, namespace: str,
                  names_topic: str, image_outputs: Dict[str, str] = IMAGE_OUTPUTS,
-                 detections: bool = False, failures_topic: str = ''):
+                 detections: bool = False, failures_topic: str = '', detection_overlay: bool = False):
         self.node = node
         self.image_outputs = dict(image_outputs)
         self.wanted = set(self.image_outputs.values()) | {'timing'}
@@ -68,14 +68,14 @@ class Collector:
             DiagnosticArray, prefix + TIMING_TOPIC, lambda msg: self.on_output(msg, 'timing'),
             profile))
         if detections:
-            self._subscribe_detections(prefix, profile)
+            self._subscribe_detections(prefix, profile, detection_overlay)
         latched = QoSProfile(depth=len(self.frames) + 1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         node.create_subscription(String, names_topic, self.on_name, latched)
         if failures_topic:
             node.create_subscription(String, failures_topic, self.on_failure, latched)
 
-    def _subscribe_detections(self, prefix: str, profile: QoSProfile) -> None:
+    def _subscribe_detections(self, prefix: str, profile: QoSProfile, overlay: bool) -> None:
         from vision_msgs.msg import Detection2DArray
 
         self.wanted |= {detection.DETECTIONS_SUFFIX, detection.TIMING_SUFFIX}
@@ -85,9 +85,7 @@ class Collector:
         self.subscriptions.append(self.node.create_subscription(
             DiagnosticArray, prefix + detection.TIMING_TOPIC,
             lambda msg: self.on_output(msg, detection.TIMING_SUFFIX), profile))
-        if 'overlay' in self.image_outputs.values():
-            # NOTE: this assumes the detection node's output.overlay equals the TTM node's,
-            # which is true unless a profile sets it in a detection_node section.
+        if overlay:
             self.image_outputs[detection.OVERLAY_TOPIC] = detection.OVERLAY_SUFFIX
             self.wanted.add(detection.OVERLAY_SUFFIX)
             self.subscriptions.append(self.node.create_subscription(
@@ -205,7 +203,9 @@ def main(argv=None) -> int:
     parser.add_argument('--outputs', default=','.join(IMAGE_OUTPUTS),
                         help='comma-separated image topics to record (relative to the namespace)')
     parser.add_argument('--detection', action='store_true',
-                        help='also record the detection node (detections and, with overlays, its overlay)')
+                        help='also record the detection node (detections and timing)')
+    parser.add_argument('--detection-overlay', action='store_true',
+                        help="with --detection, also wait for the detection node's overlay")
     parser.add_argument('--failures-topic', default='',
                         help='std_msgs/String topic of "<stamp_ns> <reason>" for frames without detections')
     parser.add_argument('--timeout', type=float, default=3600.0,
@@ -222,7 +222,8 @@ def main(argv=None) -> int:
         parser.error(f'unknown output topics {unknown}; known: {", ".join(IMAGE_OUTPUTS)}')
     collector = Collector(node, manifest, args.out_dir, args.namespace, args.names_topic,
                           {topic: IMAGE_OUTPUTS[topic] for topic in wanted},
-                          detections=args.detection, failures_topic=args.failures_topic)
+                          detections=args.detection, failures_topic=args.failures_topic,
+                          detection_overlay=args.detection_overlay)
     deadline = time.monotonic() + args.timeout
     ready = False
     try:
