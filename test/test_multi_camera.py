@@ -135,6 +135,7 @@ def test_evaluation_queue_bounded(ros_executor, tiny_segformer):
     cameras.wait_for(lambda: len(cameras.received['front']) == node.processed)
 
     stamps = [message.header.stamp.sec for message in cameras.received['front']]
-    assert slot.dropped >= 5, f'{slot.dropped} dropped; outputs for {stamps}'
+    # About 5 on an idle machine; fewer when the frames arrive slowly, none without a bound.
+    assert slot.dropped >= 2, f'{slot.dropped} dropped; outputs for {stamps}'
     assert stamps[-2:] == [7, 8]  # the newest frames are never the ones dropped
     assert stamps == sorted(stamps)

@@ -8,6 +8,7 @@ tiny SegFormer, and this test process subscribes to every output.
 from __future__ import annotations
 
 import collections
+import statistics
 import time
 
 import numpy as np
@@ -177,7 +178,10 @@ def test_slow_translator_keeps_age_bounded(ros_dirs, observer):
     received = recorder.messages['segmentation/mask']
     ages = [arrival - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9) for arrival, m in received]
     assert len(received) >= 6, f'only {len(received)} outputs in 6 s'
-    assert max(ages) < 2.0, f'output age grew to {max(ages):.2f} s: frames are queued'
+    # Queued frames would age steadily (to about 5 s after 6 s of camera); the median
+    # allows a few late outputs on a loaded machine.
+    assert statistics.median(ages) < 2.0, f'output ages {[round(a, 2) for a in ages]} s: frames are queued'
+    assert ages[-1] < 4.0, f'output ages {[round(a, 2) for a in ages]} s: frames are queued'
     last = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
     frames_in, processed, dropped = (int(last[key]) for key in ('frames_in', 'processed', 'dropped'))
     # The camera's real rate depends on the machine's load, so the checks are relative:
