@@ -136,7 +136,7 @@ def test_detection_failure_reported_at_once(shared_data, tmp_path):
     cv2.imwrite(str(folder / 'a_wide.png'), frame)
     cv2.imwrite(str(folder / 'b_narrow.png'), frame[:, :200])
     cv2.imwrite(str(folder / 'c_wide.png'), frame[:, ::-1])
-    summary, completed = run_demo(tmp_path, '--input', str(folder), '--detection', '--detection-timeout', '120',
+    summary, completed = run_demo(tmp_path, '--input', str(folder), '--detection', '--detection-timeout', '350',
                                   '-p', 'detector.name=failing_detector:FailOnNarrowFrames', expect_code=1)
 
     assert summary['frames_total'] == 3
@@ -147,8 +147,8 @@ def test_detection_failure_reported_at_once(shared_data, tmp_path):
     assert summary['detection']['boxes_per_frame']['c_wide']['by_label'] == {'car': 1}
     assert 'no detections for: b_narrow: the detection node failed: RuntimeError: test detector' \
         in completed.stdout
-    # The failure came in the detection node's timing message, not after the 120 s timeout.
-    assert summary['wall_time_s'] < 120
+    # The failure came in the detection node's timing message, not after the 350 s timeout.
+    assert summary['wall_time_s'] < 350
 
 
 @pytest.mark.ros
@@ -206,11 +206,11 @@ def test_ttm_failure_skips_detection_wait(shared_data, tmp_path):
     rgb = cv2.cvtColor(cv2.imread(str(shared_data / FRAME)), cv2.COLOR_BGR2RGB)
     write_bag(tmp_path / 'bag', [rgb, rgb, rgb], encodings={1: '16UC1'})
     summary, _ = run_demo(tmp_path, '--input', str(tmp_path / 'bag'), '--detection',
-                          '--detection-timeout', '120', expect_code=1)
+                          '--detection-timeout', '350', expect_code=1)
 
     assert summary['frames_failed'] == ['000001']
     assert summary['frames_detection_failed'] == []
     assert summary['frames_complete'] == 2
     assert summary['detection']['boxes_per_frame']['000001'] is None
     assert summary['detection']['boxes_per_frame']['000002'] is not None
-    assert summary['wall_time_s'] < 120
+    assert summary['wall_time_s'] < 350
