@@ -216,8 +216,8 @@ def _attach_bdd_attributes(dataset: Dataset, root: pathlib.Path, split: str) -> 
 def bdd100k_boxes(frame: dict) -> List[Box]:
     """Return the boxes of one BDD100K label frame, category names mapped to COCO names.
 
-    BDD100K says pedestrian, motor and bike where COCO-trained detectors say person,
-    motorcycle and bicycle (`BDD100K_CATEGORY_MAP`); labels without `box2d` (lanes,
+    BDD100K names pedestrian, motor and bike what COCO-trained detectors name person,
+    motorcycle and bicycle (`BDD100K_CATEGORY_MAP`). Labels without `box2d` (lanes,
     drivable area) are skipped.
     """
     return [Box(b['box2d']['x1'], b['box2d']['y1'], b['box2d']['x2'], b['box2d']['y2'],

@@ -338,9 +338,9 @@ class FrameNodeMixin:
         self.failed += 1
         camera.failed += 1
         if isinstance(error, FrameError):
-            reason, what = str(error), 'skipped frame'
+            reason, headline = str(error), 'skipped frame'
         else:
-            reason, what = f'{type(error).__name__}: {error}', 'processing failed for frame'
+            reason, headline = f'{type(error).__name__}: {error}', 'processing failed for frame'
             if type(error).__name__ == 'OutOfMemoryError':
                 free_cuda_cache()
                 reason += ('; freed cached GPU memory and skipped the frame. Lower '
@@ -348,7 +348,7 @@ class FrameNodeMixin:
         left_out = self._repeats.check((camera.name, message_kind(reason)))
         if left_out is not None:
             repeats = f' ({left_out} more like it not logged)' if left_out else ''
-            self.get_logger().error(f'{what}{camera.label} {frame_ids(header)}: {reason}{repeats}')
+            self.get_logger().error(f'{headline}{camera.label} {frame_ids(header)}: {reason}{repeats}')
         self.frame_failed(camera, header, reason)
 
     def timing_publisher(self, camera: 'CameraInput') -> Optional[Any]:
