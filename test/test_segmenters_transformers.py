@@ -194,3 +194,11 @@ def test_crop_padding_from_pixel_mask():
     assert tuple(cropped.shape) == (1, 2, 5, 3)
     torch.testing.assert_close(cropped, scores[..., :5, :3])
     assert TransformersSegmenter._crop_padding(scores, torch.ones(1, 32, 32)) is scores
+
+
+@pytest.mark.parametrize('device', ['tpu', 'cuda:x', 'CPU', ''])
+def test_torch_device_rejects_unknown_names(device):
+    from ttm_ros.core.torch_device import resolve_torch_device
+    with pytest.raises(ConfigurationError, match=f"classifier.device={device!r} is invalid"):
+        resolve_torch_device(device, 'classifier.device')
+    assert resolve_torch_device('cpu', 'classifier.device') == 'cpu'

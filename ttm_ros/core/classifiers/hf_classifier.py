@@ -15,6 +15,7 @@ import numpy as np
 
 from ttm_ros.core.classifiers.base import Classifier, ClassifierSettings
 from ttm_ros.core.errors import ConfigurationError, FrameError
+from ttm_ros.core.torch_device import resolve_torch_device
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_MEAN = (0.485, 0.456, 0.406)
@@ -39,10 +40,7 @@ class TransformersClassifier(Classifier):
         if not self.settings.model:
             raise ConfigurationError('the transformers classifier needs a model: a hub id or a folder '
                                      'written by save_pretrained')
-        device = self.settings.device
-        if device == 'auto':
-            device = 'cuda' if torch.cuda.is_available() else 'cpu'
-        self._device = torch.device(device)
+        self._device = torch.device(resolve_torch_device(self.settings.device, 'classifier.device'))
         try:
             self._model = transformers.AutoModelForImageClassification.from_pretrained(
                 self.settings.model, use_safetensors=True, trust_remote_code=False).to(self._device).eval()

@@ -17,22 +17,9 @@ import numpy as np
 
 from ttm_ros.core.detectors.base import Detector, DetectorSettings, RawDetections
 from ttm_ros.core.errors import ConfigurationError, FrameError
+from ttm_ros.core.torch_device import resolve_torch_device
 
 LOGGER = logging.getLogger(__name__)
-
-
-def torch_device(torch, device: str, parameter: str = 'detector.device') -> str:
-    """Return the torch device for 'auto', 'cpu', 'cuda' or 'cuda:N'; raise when CUDA is missing."""
-    if device == 'auto':
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device == 'cpu':
-        return device
-    if device == 'cuda' or device.startswith('cuda:'):
-        if not torch.cuda.is_available():
-            raise ConfigurationError(f'{parameter}={device} but torch finds no CUDA device; use cpu or auto, '
-                                     'or install a CUDA build of torch')
-        return device
-    raise ConfigurationError(f'{parameter}={device!r} is invalid; use auto, cpu, cuda or cuda:N')
 
 
 class TransformersDetector(Detector):
@@ -51,7 +38,7 @@ class TransformersDetector(Detector):
                                      'or hub id (e.g. PekingU/rtdetr_r50vd)')
         if self.settings.num_threads > 0:
             torch.set_num_threads(self.settings.num_threads)
-        self.device = torch_device(torch, self.settings.device)
+        self.device = resolve_torch_device(self.settings.device, 'detector.device')
         self.model = self._load(transformers.AutoModelForObjectDetection, 'model',
                                 use_safetensors=True).to(self.device).eval()
         self.processor = self._load(transformers.AutoImageProcessor, 'image processor')

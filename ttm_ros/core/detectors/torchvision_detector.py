@@ -16,8 +16,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ttm_ros.core.detectors.base import Detector, DetectorSettings, RawDetections
-from ttm_ros.core.detectors.hf_detector import torch_device
 from ttm_ros.core.errors import ConfigurationError, FrameError
+from ttm_ros.core.torch_device import resolve_torch_device
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class TorchvisionDetector(Detector):
             weights_enum = torchvision.models.get_model_weights(name)
         except ValueError as error:
             raise ConfigurationError(f'detector.model={name!r} is not a torchvision detection model: {error}') from error
-        self.device = torch_device(torch, self.settings.device)
+        self.device = resolve_torch_device(self.settings.device, 'detector.device')
         self.model = self._build(torchvision, name, weights_enum).to(self.device).eval()
         self._class_names: Tuple[str, ...] = tuple(weights_enum.DEFAULT.meta['categories'])
         self.model_name = name

@@ -27,6 +27,7 @@ import numpy as np
 
 from ttm_ros.core.errors import ConfigurationError, FrameError
 from ttm_ros.core.segmenters.base import Segmenter, SegmenterSettings
+from ttm_ros.core.torch_device import resolve_torch_device
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class TransformersSegmenter(Segmenter):
             torch.set_num_threads(self.settings.num_threads)
 
         # 1. Device, config and the Auto class that matches the model type.
-        self.device = self._resolve_device(self.settings.device)
+        self.device = resolve_torch_device(self.settings.device, 'segmenter.device')
         config = self._load_config()
         self.model_type = config.model_type
         self.is_universal = self.model_type in UNIVERSAL_MODEL_TYPES
@@ -79,20 +80,6 @@ class TransformersSegmenter(Segmenter):
         LOGGER.info('loaded %s', self.describe())
 
     # -- set-up ----------------------------------------------------------------------
-
-    def _resolve_device(self, device: str) -> str:
-        torch = self._torch
-        if device == 'auto':
-            return 'cuda' if torch.cuda.is_available() else 'cpu'
-        if device == 'cpu':
-            return device
-        if device == 'cuda' or device.startswith('cuda:'):
-            if not torch.cuda.is_available():
-                raise ConfigurationError(
-                    f'segmenter.device={device} but torch finds no CUDA device; use device cpu or auto, '
-                    'or install a CUDA build of torch')
-            return device
-        raise ConfigurationError(f'segmenter.device={device!r} is invalid; use auto, cpu, cuda or cuda:N')
 
     def _load_config(self):
         model = self.settings.model

@@ -32,6 +32,7 @@ import torch
 
 from ttm_ros.core.errors import ConfigurationError, TranslationRejected
 from ttm_ros.core.sizing import from_working, pick_working_size, to_working
+from ttm_ros.core.torch_device import resolve_torch_device
 from ttm_ros.core.translators.base import Translator, TranslatorSettings, parse_sizes
 from ttm_ros.core.translators.frames import validate_rgb_frame
 from ttm_ros.core.translators.prompt_cache import PromptEmbeddingCache, model_identity
@@ -44,26 +45,6 @@ DTYPES = {'bfloat16': torch.bfloat16, 'float32': torch.float32, 'float16': torch
 BLACK_LEVEL = 1.0 / 255.0
 
 Embeddings = Dict[str, torch.Tensor]
-
-
-def resolve_device(requested: str) -> torch.device:
-    """Return the torch device for `requested` (auto, cpu, cuda or cuda:N)."""
-    if requested == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        device = torch.device(requested)
-    except RuntimeError as error:
-        raise ConfigurationError(
-            f'translator device={requested!r} is invalid ({error}); use auto, cpu, cuda '
-            'or cuda:N') from error
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ConfigurationError(
-            f'translator device={requested!r} but torch finds no CUDA device; use auto or '
-            'cpu, or install a CUDA build of torch')
-    if device.type not in ('cpu', 'cuda'):
-        raise ConfigurationError(
-            f'translator device={requested!r} is not supported; use auto, cpu, cuda or cuda:N')
-    return device
 
 
 def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
@@ -163,7 +144,7 @@ class DiffusersTranslator(Translator):
             raise ConfigurationError(
                 f'translator {self.name!r} needs translator.model: a local diffusers folder '
                 f'(with model_index.json) or a hub id such as {self.example_model}')
-        self.device = resolve_device(self.settings.device)
+        self.device = torch.device(resolve_torch_device(self.settings.device, 'translator.device'))
         self.dtype = resolve_dtype(self.settings.dtype, self.device)
         if self.dtype == torch.float16 and not self.float16_supported:
             raise ConfigurationError(
